@@ -1,0 +1,111 @@
+"""The `alpha` command: a thin typer layer over `pipeline.commands`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from . import __version__
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Declarative publishing for an AI-generated video series.",
+)
+
+Episodes = typer.Argument(None, help="Episode ids (default: all).", show_default=False)
+JsonFlag = typer.Option(False, "--json", help="Print only JSON on stdout.")
+
+
+ProjectOption = typer.Option(None, "-C", "--project", metavar="DIR",
+                             help="Project folder (default: the nearest folder with alpha.yaml).")
+
+
+def _project(ctx: typer.Context, here: Optional[Path]) -> Optional[Path]:
+    return here if here is not None else ctx.obj
+
+
+def _run(command, *args) -> None:
+    """Run a command function; expected errors become a message and their exit code."""
+    from .console import error
+    from .errors import Failure, UserError
+
+    try:
+        code = command(*args)
+    except (UserError, Failure) as exc:
+        error(str(exc))
+        raise typer.Exit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        error("interrupted: finished stages and episodes are kept; run the command again to resume")
+        raise typer.Exit(130) from None
+    raise typer.Exit(code)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"alpha {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    project: Optional[Path] = ProjectOption,
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Print the version and exit."),
+) -> None:
+    ctx.obj = project
+
+
+@app.command()
+def init(directory: Path = typer.Argument(Path("."), help="Folder to create the project in.")) -> None:
+    """Scaffold a demo project that renders and builds at once, on a CPU."""
+    from .commands.init import init as run
+
+    _run(run, directory)
+
+
+@app.command()
+def status(ctx: typer.Context, episodes: Optional[List[str]] = Episodes, as_json: bool = JsonFlag,
+           check: bool = typer.Option(False, "--check", help="Exit 1 when anything is stale."),
+           verbose: bool = typer.Option(False, "-v", "--verbose", help="List up-to-date episodes too."),
+           project: Optional[Path] = ProjectOption) -> None:
+    """Which episodes are stale, and exactly why."""
+    from .commands.status import status as run
+
+    _run(run, _project(ctx, project), episodes or [], as_json, check, verbose)
+
+
+@app.command()
+def render(
+    ctx: typer.Context,
+    episodes: Optional[List[str]] = Episodes,
+    render_all: bool = typer.Option(False, "--all", help="Consider every episode (the default without ids)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show the plan (same as status) and render nothing."),
+    force: bool = typer.Option(False, "--force", help="Re-render even what is up to date."),
+    as_json: bool = JsonFlag,
+    keep_going: bool = typer.Option(True, "--keep-going/--fail-fast",
+                                    help="Go on with the other episodes after a failure."),
+    wait: bool = typer.Option(False, "--wait", help="Wait for another render of this project to finish."),
+    project: Optional[Path] = ProjectOption,
+) -> None:
+    """Render the stale episodes (or those named)."""
+    from .commands.render import render as run
+
+    _run(run, _project(ctx, project), episodes or [], render_all, dry_run, force, as_json, keep_going, wait)
+
+
+@app.command()
+def accept(ctx: typer.Context, episodes: List[str] = typer.Argument(..., help="Episode ids."),
+           project: Optional[Path] = ProjectOption) -> None:
+    """Record episodes' current inputs as rendered, without rendering (cosmetic edits)."""
+    from .commands.accept import accept as run
+
+    _run(run, _project(ctx, project), episodes)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,323 @@
+"""From manifests on disk to a validated `Project`, or every problem at once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from ..errors import ManifestError, Problem, UserError
+from . import schema
+from .keys import did_you_mean, dotted, leaf_paths, model_at
+from .model import STATE_DIR, Project, ResolvedEpisode
+from .yamlfile import Located, ParseCache, YamlSyntaxError
+
+CONFIG_NAME = "alpha.yaml"
+
+def find_root(start: Path) -> Path:
+    """The nearest folder at or above `start` that holds alpha.yaml."""
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        if (folder / CONFIG_NAME).is_file():
+            return folder
+    raise UserError(f"no {CONFIG_NAME} in {start} or any folder above it (use -C DIR, or `alpha init`)")
+
+
+def load_project(root: Path) -> Project:
+    """Load and validate alpha.yaml and every episodes/*.yaml under `root`."""
+    root = root.resolve()
+    cache = ParseCache(root / STATE_DIR / "cache" / "manifests.pickle")
+    try:
+        return _load_project(root, cache)
+    finally:
+        cache.save()
+
+
+def _load_project(root: Path, cache: ParseCache) -> Project:
+    problems: list[Problem] = []
+    config = _load(root, root / CONFIG_NAME, problems, cache)
+    if config is None:
+        raise ManifestError(problems)
+    settings = _validate(schema.ProjectSettings, config.data, config, [Layer(config.data, config, ())], problems)
+    if settings is None:
+        raise ManifestError(problems)
+    fixes = _check_fixes(settings, config, problems)
+    defaults = _check_defaults(settings, config, problems)
+
+    episodes: dict[str, ResolvedEpisode] = {}
+    for path in sorted((root / "episodes").glob("*.yaml")):
+        document = _load(root, path, problems, cache)
+        if document is None:
+            continue
+        episode = _resolve_episode(root, document, settings, defaults, fixes, config, problems)
+        if episode is None:
+            continue
+        if episode.id in episodes:
+            first = episodes[episode.id]
+            problems.append(Problem(_rel(root, path), document.line_of(("id",)), "id",
+                                    f"duplicate episode id {episode.id!r} (also in {_rel(root, first.file)})"))
+            continue
+        episodes[episode.id] = ResolvedEpisode(episode.id, path, episode)
+    if problems:
+        raise ManifestError(problems)
+    return Project(root=root, settings=settings, episodes=episodes)
+
+
+def _rel(root: Path, path: Path) -> Path:
+    try:
+        return path.relative_to(root)
+    except ValueError:
+        return path
+
+
+def _load(root: Path, path: Path, problems: list[Problem], cache: ParseCache) -> Located | None:
+    try:
+        document = cache.load(path)
+    except YamlSyntaxError as exc:
+        problems.append(Problem(_rel(root, path), exc.line, "", exc.message))
+        return None
+    except OSError as exc:
+        problems.append(Problem(_rel(root, path), 1, "", f"cannot read: {exc.strerror}"))
+        return None
+    document.path = _rel(root, path)
+    for key_path, line in document.duplicates:
+        problems.append(Problem(document.path, line, dotted(key_path), "duplicate key"))
+    if not isinstance(document.data, dict):
+        problems.append(Problem(document.path, 1, "", "the document must be a mapping of keys"))
+        return None
+    return document
+
+
+def _validate(model: type[BaseModel], data: Any, document: Located, layers: list["Layer"],
+              problems: list[Problem]):
+    """Validate `data` against `model`, turning each pydantic error into a located Problem."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        for error in exc.errors():
+            problems.append(_problem(model, error, document, layers))
+        return None
+
+
+def _problem(model: type[BaseModel], error: dict, document: Located, layers: list["Layer"]) -> Problem:
+    loc = tuple(error["loc"])
+    where, inner = _origin(loc, document, layers)
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        parent = model_at(model, loc[:-1])
+        choices = parent.model_fields if parent else ()
+        message = "unknown key" + did_you_mean(str(loc[-1]), choices)
+    elif kind == "missing":
+        message = "missing required key"
+    else:
+        message = error["msg"].removeprefix("Value error, ")
+        if kind == "literal_error" and isinstance(error.get("input"), str):
+            expected = [c.strip(" '") for c in error["ctx"]["expected"].replace(" or ", ", ").split(",")]
+            message += f", got {error['input']!r}" + did_you_mean(error["input"], expected)
+        elif kind != "value_error" and "input" in error and not isinstance(error["input"], (dict, list)):
+            message += f", got {error['input']!r}"
+    if loc == ("id",) and inner not in where.lines:
+        message += " (the id comes from the file name: rename the file or set `id:`)"
+    return Problem(where.path, where.line_of(inner), dotted(loc), message)
+
+
+def _check_fixes(settings: schema.ProjectSettings, config: Located,
+                 problems: list[Problem]) -> dict[str, tuple[int, schema.NamedFix]]:
+    allowed = leaf_paths(schema.EpisodeSettings)
+    fixes: dict[str, tuple[int, schema.NamedFix]] = {}
+    for index, fix in enumerate(settings.fixes):
+        if fix.id in fixes:
+            problems.append(Problem(config.path, config.line_of(("fixes", index, "id")),
+                                    f"fixes[{index}].id", f"duplicate fix id {fix.id!r}"))
+        fixes[fix.id] = (index, fix)
+        for key, value in fix.settings.items():
+            where = config.line_of(("fixes", index, "settings", key))
+            if key not in allowed:
+                problems.append(Problem(config.path, where, f"fixes[{index}].settings.{key}",
+                                        "not an episode setting" + did_you_mean(key, allowed)))
+                continue
+            message = _setting_error(key, value)
+            if not message and key == "lipsync.checkpoint":
+                version = repr(value) if isinstance(value, float) else str(value)
+                if version not in settings.latentsync.checkpoints:
+                    message = f"unknown checkpoint; the registry has {', '.join(sorted(settings.latentsync.checkpoints))}"
+            if message:
+                problems.append(Problem(config.path, where, f"fixes[{index}].settings.{key}",
+                                        f"{message}, got {value!r}"))
+    return fixes
+
+
+def _setting_error(dotted_key: str, value: Any) -> str | None:
+    """Why `value` is invalid for one episode setting, judged by the model that owns it."""
+    *parents, leaf = dotted_key.split(".")
+    owner = model_at(schema.EpisodeSettings, tuple(parents))
+    try:
+        owner.model_validate({leaf: value})
+    except ValidationError as exc:
+        # Only errors about this key count: the owner's other required keys are absent here.
+        for error in exc.errors():
+            if error["loc"][:1] == (leaf,):
+                return error["msg"].removeprefix("Value error, ")
+    return None
+
+
+def _check_defaults(settings: schema.ProjectSettings, config: Located,
+                    problems: list[Problem]) -> dict[str, Any]:
+    allowed = schema.EpisodeSettings.model_fields
+    for key in settings.defaults:
+        if key not in allowed:
+            hint = (" (episode-only keys such as titles and dates belong in episode files)"
+                    if key in schema.EPISODE_ONLY_KEYS else did_you_mean(key, allowed))
+            problems.append(Problem(config.path, config.line_of(("defaults", key)), f"defaults.{key}",
+                                    "unknown key" + hint))
+    return {k: v for k, v in settings.defaults.items() if k in allowed}
+
+
+@dataclass
+class Layer:
+    """One source of an episode's settings: the defaults, a named fix's setting, or the file."""
+
+    values: dict
+    document: Located
+    base: tuple  # where `values` sits inside `document`
+    exact: tuple | None = None  # a fix sets exactly one key path
+
+    def locate(self, key_path: tuple) -> tuple | None:
+        """The key path inside the document that gave `key_path`, if this layer set it."""
+        if self.exact is not None:
+            return self.base if key_path == self.exact else None
+        node: Any = self.values
+        for part in key_path:
+            if isinstance(node, dict) and part in node:
+                node = node[part]
+            elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+                node = node[part]
+            else:
+                return None
+        return self.base + key_path
+
+
+def _origin(loc: tuple, document: Located, layers: list[Layer]) -> tuple[Located, tuple]:
+    """The document and key path inside it that gave the value at `loc` (the last layer wins).
+
+    Only called for problems, so the happy path never pays for provenance.
+    """
+    for cut in range(len(loc), 0, -1):
+        for layer in reversed(layers):
+            found = layer.locate(loc[:cut])
+            if found is not None:
+                return layer.document, found + loc[cut:]
+    return document, loc
+
+
+def _merge(target: dict, layer: dict) -> None:
+    """Deep-merge `layer` into `target`: mappings merge, everything else replaces."""
+    for key, value in layer.items():
+        if isinstance(value, dict) and isinstance(target.get(key), dict):
+            target[key] = dict(target[key])
+            _merge(target[key], value)
+        else:
+            target[key] = value
+
+
+def _set_dotted(target: dict, dotted_key: str, value: Any) -> tuple:
+    parts = tuple(dotted_key.split("."))
+    node = target
+    for part in parts[:-1]:
+        node[part] = dict(node[part]) if isinstance(node.get(part), dict) else {}
+        node = node[part]
+    node[parts[-1]] = value
+    return parts
+
+
+def _resolve_episode(root: Path, document: Located, settings: schema.ProjectSettings,
+                     defaults: dict, fixes: dict, config: Located,
+                     problems: list[Problem]) -> schema.Episode | None:
+    layers = [Layer(defaults, config, ("defaults",))]
+    merged: dict[str, Any] = {}
+    _merge(merged, defaults)
+
+    own = document.data
+    fix_ids = own.get("fixes", defaults.get("fixes", []))
+    fix_source = (document, ("fixes",)) if "fixes" in own else (config, ("defaults", "fixes"))
+    if isinstance(fix_ids, list):
+        for position, fix_id in enumerate(fix_ids):
+            if fix_id not in fixes:
+                where, path = fix_source
+                problems.append(Problem(where.path, where.line_of(path + (position,)), f"fixes[{position}]",
+                                        f"unknown fix {fix_id!r}" + did_you_mean(str(fix_id), fixes)))
+                continue
+            index, fix = fixes[fix_id]
+            for key, value in fix.settings.items():
+                parts = _set_dotted(merged, key, value)
+                layers.append(Layer({}, config, ("fixes", index, "settings", key), exact=parts))
+
+    _merge(merged, own)
+    layers.append(Layer(own, document, ()))
+    merged.setdefault("id", document.path.stem)
+
+    # Checks on the raw values run even when the schema rejects something else, so that one
+    # pass reports every problem.
+    _check_checkpoint(merged, settings, layers, document, problems)
+    _check_files(root, merged, layers, document, problems)
+    before = len(problems)
+    episode = _validate(schema.Episode, merged, document, layers, problems)
+    return episode if episode is not None and len(problems) == before else None
+
+
+def _raw(data: Any, key_path: tuple) -> Any:
+    for part in key_path:
+        if isinstance(part, int):
+            data = data[part] if isinstance(data, list) and part < len(data) else None
+        else:
+            data = data.get(part) if isinstance(data, dict) else None
+    return data
+
+
+def _check_checkpoint(merged: dict, settings: schema.ProjectSettings, layers: list[Layer],
+                      document: Located, problems: list[Problem]) -> None:
+    version = _raw(merged, ("lipsync", "checkpoint"))
+    if version is None:
+        version = schema.LipsyncSettings().checkpoint
+    version = repr(version) if isinstance(version, float) else str(version)
+    registry = settings.latentsync.checkpoints
+    if version not in registry:
+        where, path = _origin(("lipsync", "checkpoint"), document, layers)
+        problems.append(Problem(where.path, where.line_of(path), "lipsync.checkpoint",
+                                f"unknown checkpoint {version!r}; the registry in alpha.yaml "
+                                f"(latentsync.checkpoints) has {', '.join(sorted(registry))}"))
+
+
+def _raw_input_paths(merged: dict) -> list[tuple[tuple, str]]:
+    paths = [(("source", "image"), _raw(merged, ("source", "image"))),
+             (("source", "video"), _raw(merged, ("source", "video"))),
+             (("audio", "voice"), _raw(merged, ("audio", "voice")))]
+    foley = _raw(merged, ("audio", "foley"))
+    for index in range(len(foley) if isinstance(foley, list) else 0):
+        paths.append((("audio", "foley", index, "path"), _raw(foley, (index, "path"))))
+    return [(key_path, value) for key_path, value in paths if isinstance(value, str)]
+
+
+def _check_files(root: Path, merged: dict, layers: list[Layer], document: Located,
+                 problems: list[Problem]) -> None:
+    for key_path, relative in _raw_input_paths(merged):
+        if not (root / relative).is_file():
+            where, path = _origin(key_path, document, layers)
+            problems.append(Problem(where.path, where.line_of(path), dotted(key_path),
+                                    f"file not found: {relative}"))
+
+
+def input_fields(episode: schema.Episode) -> dict[str, tuple[tuple, str]]:
+    """Every input file of an episode: field name -> (key path, project-relative path)."""
+    fields: dict[str, tuple[tuple, str]] = {}
+    if episode.source.image is not None:
+        fields["source.image"] = (("source", "image"), episode.source.image)
+    if episode.source.video is not None:
+        fields["source.video"] = (("source", "video"), episode.source.video)
+    fields["audio.voice"] = (("audio", "voice"), episode.audio.voice)
+    for index, track in enumerate(episode.audio.foley):
+        fields[f"audio.foley[{index}]"] = (("audio", "foley", index, "path"), track.path)
+    return fields
+

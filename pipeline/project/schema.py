@@ -1,0 +1,241 @@
+"""The manifest schema: every key `alpha.yaml` and `episodes/*.yaml` may hold, in one place.
+
+Paths in manifests are relative to the project root. Episode settings (everything in
+`EpisodeSettings`) may be given in `alpha.yaml` under `defaults:`, implied by named fixes, and
+overridden at the top level of an episode file, in that order.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+FIX_ID = re.compile(r"^[A-Z][A-Z0-9]*-\d+$")
+
+Blend = Literal["poisson", "seamless", "alpha"]
+Backend = Literal["latentsync", "preview", "none"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- episode settings (the fix stack lives here) -------------------------------------------
+
+
+class FluxSettings(Strict):
+    """Restyle the reference image with Flux img2img before lip-sync."""
+
+    enabled: bool = False
+    strength: float = Field(0.5, ge=0.0, le=1.0)
+    prompt: str = ""
+    seed: int = Field(0, ge=0)
+    steps: int = Field(28, ge=1, le=200)
+    guidance: float = Field(3.5, ge=0.0, le=50.0)
+
+
+class SourceSettings(Strict):
+    image: str | None = None
+    video: str | None = None
+    flux: FluxSettings = FluxSettings()
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "SourceSettings":
+        if (self.image is None) == (self.video is None):
+            raise ValueError("give exactly one of source.image or source.video")
+        if self.video is not None and self.flux.enabled:
+            raise ValueError("source.flux restyles a still image; it cannot be enabled with source.video")
+        return self
+
+
+def _checkpoint_version(value: Any) -> Any:
+    # YAML reads an unquoted 1.6 as a float; the registry is keyed by the version string.
+    if isinstance(value, float):
+        return repr(value)
+    return value
+
+
+class LipsyncSettings(Strict):
+    backend: Backend = "none"
+    checkpoint: str = "1.6"
+    steps: int = Field(20, ge=1, le=200)
+    guidance: float = Field(1.5, ge=0.0, le=20.0)
+    seed: int = Field(1247, ge=0)
+    deepcache: bool = False
+
+    _version = field_validator("checkpoint", mode="before")(_checkpoint_version)
+
+
+class RestoreSettings(Strict):
+    """Paste-back of the generated crop (see `pipeline.restore.Restorer`)."""
+
+    blend: Blend = "poisson"
+    blur: int = Field(0, ge=0, le=255)
+    erode: int = Field(0, ge=0, le=255)
+
+
+class FoleyTrack(Strict):
+    path: str
+    gain_db: float = Field(-12.0, ge=-60.0, le=12.0)
+
+
+class AudioSettings(Strict):
+    voice: str
+    voice_gain_db: float = Field(0.0, ge=-60.0, le=12.0)
+    foley: tuple[FoleyTrack, ...] = ()
+    duck_db: float = Field(6.0, ge=0.0, le=40.0)
+
+
+class VideoSettings(Strict):
+    fps: int = Field(25, ge=1, le=120)
+    width: int = Field(1280, ge=16, le=7680, multiple_of=2)
+    height: int = Field(720, ge=16, le=4320, multiple_of=2)
+    crf: int = Field(20, ge=0, le=51)
+
+
+class ProofSettings(Strict):
+    at: tuple[Annotated[float, Field(ge=0.0)], ...] = (5.0,)
+
+    @field_validator("at", mode="before")
+    @classmethod
+    def _single(cls, value: Any) -> Any:
+        return [value] if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+
+
+class EpisodeSettings(Strict):
+    """What `defaults:` may set and an episode may override."""
+
+    source: SourceSettings
+    lipsync: LipsyncSettings = LipsyncSettings()
+    restore: RestoreSettings = RestoreSettings()
+    audio: AudioSettings
+    video: VideoSettings = VideoSettings()
+    proof: ProofSettings = ProofSettings()
+    fixes: tuple[str, ...] = ()
+
+
+class Episode(EpisodeSettings):
+    id: str
+    title: str = Field(min_length=1)
+    date: dt.date
+    description: str = ""
+    tags: tuple[str, ...] = ()
+    draft: bool = False
+
+    @field_validator("id")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        if not SLUG.match(value):
+            raise ValueError(
+                f"{value!r} is not a safe slug: use lowercase letters, digits and inner hyphens"
+            )
+        return value
+
+
+EPISODE_ONLY_KEYS = frozenset({"id", "title", "date", "description", "tags", "draft"})
+
+
+# --- project settings ----------------------------------------------------------------------
+
+
+class Checkpoint(Strict):
+    """One LatentSync release: its UNet config and checkpoint travel together."""
+
+    config: str
+    checkpoint: str
+    resolution: Literal[256, 512]
+
+
+DEFAULT_CHECKPOINTS = {
+    "1.5": Checkpoint(
+        config="configs/unet/stage2.yaml",
+        checkpoint="checkpoints/latentsync-1.5/latentsync_unet.pt",
+        resolution=256,
+    ),
+    "1.6": Checkpoint(
+        config="configs/unet/stage2_512.yaml",
+        checkpoint="checkpoints/latentsync-1.6/latentsync_unet.pt",
+        resolution=512,
+    ),
+}
+
+
+class LatentSyncSettings(Strict):
+    root: str | None = None
+    python: str | None = None
+    checkpoints: dict[str, Checkpoint] = DEFAULT_CHECKPOINTS
+
+    @field_validator("checkpoints", mode="before")
+    @classmethod
+    def _keys(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {_checkpoint_version(k) if not isinstance(k, str) else k: v for k, v in value.items()}
+        return value
+
+
+class FluxModelSettings(Strict):
+    model: str | None = None
+    device: str = "auto"
+
+
+class NamedFix(Strict):
+    id: str
+    layer: Literal["source", "lipsync", "restore", "audio", "video"]
+    title: str = Field(min_length=1)
+    settings: dict[str, Any] = Field(min_length=1)
+
+    @field_validator("id")
+    @classmethod
+    def _fix_id(cls, value: str) -> str:
+        if not FIX_ID.match(value):
+            raise ValueError(f"{value!r} is not a fix id like TASK-099")
+        return value
+
+
+class SiteSettings(Strict):
+    url: str = "http://localhost:8000/"
+    title: str = "alpha"
+    description: str = ""
+    output: str = "site"
+
+    @field_validator("url")
+    @classmethod
+    def _absolute(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError(f"{value!r} is not an absolute http(s) URL")
+        return value if value.endswith("/") else value + "/"
+
+
+class DeployTarget(Strict):
+    kind: Literal["local", "rsync"]
+    path: str
+    host: str | None = None
+    user: str | None = None
+    port: int | None = Field(None, ge=1, le=65535)
+    url: str | None = None
+    keep: int = Field(5, ge=1, le=1000)
+
+    @model_validator(mode="after")
+    def _host_for_rsync(self) -> "DeployTarget":
+        if self.kind == "rsync" and not self.host:
+            raise ValueError("an rsync target needs a host")
+        return self
+
+
+class DeploySettings(Strict):
+    default: str | None = None
+    targets: dict[str, DeployTarget] = {}
+
+
+class ProjectSettings(Strict):
+    name: str = "alpha"
+    site: SiteSettings = SiteSettings()
+    latentsync: LatentSyncSettings = LatentSyncSettings()
+    flux: FluxModelSettings = FluxModelSettings()
+    fixes: tuple[NamedFix, ...] = ()
+    defaults: dict[str, Any] = {}
+    deploy: DeploySettings = DeploySettings()

@@ -1,0 +1,62 @@
+"""What every render stage is: resolved parameters and files in, files in the store out.
+
+Stages never read manifests. `spec()` maps a validated episode to the exact parameters and
+input files the stage depends on (the plan compares these against the lock); `run()` receives
+those, plus the outputs of upstream stages, and writes its outputs into a work folder.
+
+`alpha status` imports every stage for `spec()` alone, so stage modules import their heavy
+machinery (ffmpeg wrappers, opencv, models) inside `run()`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, ClassVar
+
+from ..project.model import Project
+from ..project.schema import Episode
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    """Everything a stage's result depends on, apart from upstream outputs and its own code."""
+
+    params: dict[str, Any]
+    inputs: dict[str, str] = field(default_factory=dict)  # field -> project-relative path
+    checkpoint: str | None = None  # path of a model checkpoint whose content matters
+
+
+@dataclass
+class StageRun:
+    """What `run()` gets: resolved paths, a private work folder and a progress callback."""
+
+    episode_id: str
+    params: dict[str, Any]
+    inputs: dict[str, Path]
+    upstream: dict[str, Path]  # "<stage>.<output>" -> file
+    work: Path
+    progress: Progress
+
+
+@dataclass
+class StageResult:
+    outputs: dict[str, Path]  # output name -> file inside the work folder
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+class Stage(ABC):
+    name: ClassVar[str]
+    # Bump when the implementation changes what it produces: episodes re-run this stage with
+    # the reason kind "code".
+    version: ClassVar[int]
+    upstream: ClassVar[tuple[str, ...]] = ()
+
+    @abstractmethod
+    def spec(self, episode: Episode, project: Project) -> StageSpec: ...
+
+    @abstractmethod
+    def run(self, job: StageRun) -> StageResult: ...
