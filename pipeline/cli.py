@@ -99,6 +99,21 @@ def render(
 
 
 @app.command()
+def proof(
+    ctx: typer.Context,
+    episode: str = typer.Argument(..., help="Episode id."),
+    at: Optional[List[float]] = typer.Option(None, "--at", metavar="SECONDS",
+                                             help="Time of a proof image (repeatable; default: proof.at)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Folder for the images (default: proofs/EPISODE)."),
+    project: Optional[Path] = ProjectOption,
+) -> None:
+    """Write proof frames of a rendered episode, without re-rendering."""
+    from .commands.proof import proof as run
+
+    _run(run, _project(ctx, project), episode, at or [], out)
+
+
+@app.command()
 def accept(ctx: typer.Context, episodes: List[str] = typer.Argument(..., help="Episode ids."),
            project: Optional[Path] = ProjectOption) -> None:
     """Record episodes' current inputs as rendered, without rendering (cosmetic edits)."""
@@ -108,4 +123,9 @@ def accept(ctx: typer.Context, episodes: List[str] = typer.Argument(..., help="E
 
 
 def main() -> None:
+    import signal
+    import sys
+
+    # A polite kill unwinds like Ctrl-C does: ffmpeg children are stopped, temporaries removed.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     app()

@@ -20,6 +20,7 @@ from .plan.hashing import HashCache
 from .plan.lock import Lock, write_lock
 from .plan.plan import EpisodePlan, StagePlan, key_digest
 from .project.model import Project
+from .report import QualityGateFailure, build_report, check_gate, quality_figures, write_report
 from .stages import StageRun
 from .store import RunCache, Store
 
@@ -80,12 +81,12 @@ class Executor:
         self.reporter.episode_started(plan)
         try:
             records = self._run_stages(plan, outcome)
+            self._gate_and_record(plan, records, outcome)
+        except QualityGateFailure as exc:
+            outcome.error = str(exc)
         except Exception as exc:  # one episode's failure must not stop the others
             outcome.error = f"{type(exc).__name__}: {exc}"
             outcome.log = self._write_log(plan.id, traceback.format_exc())
-        else:
-            outcome.ok = True
-            outcome.version = self._record(plan, records)
         finally:
             self.hashes.save()
         outcome.seconds = time.monotonic() - started
@@ -135,6 +136,8 @@ class Executor:
                 upstream={name: self.project.path(value["path"]) for name, value in upstream.items()},
                 work=work,
                 progress=self.reporter.stage_progress,
+                root=self.project.root,
+                settings=self.project.settings,
             ))
             outputs = {}
             for name, temp in result.outputs.items():
@@ -155,7 +158,22 @@ class Executor:
     def _outputs_intact(self, outputs: dict[str, dict]) -> bool:
         return all(self.hashes.hash_if_exists(value["path"]) == value["hash"] for value in outputs.values())
 
-    def _record(self, plan: EpisodePlan, records: dict[str, dict]) -> int:
+    def _gate_and_record(self, plan: EpisodePlan, records: dict[str, dict], outcome: EpisodeOutcome) -> None:
+        """Judge the render by its quality gate, write its report, and record it if it passed."""
+        how = {**{name: "ran" for name in outcome.ran}, **{name: "reused" for name in outcome.reused}}
+        version = plan.version + 1
+        episode = self.project.episodes[plan.id].settings
+        violations = check_gate(episode.quality, quality_figures(records))
+        report = build_report(self.project, plan.id, version, records, how, violations)
+        if violations:
+            path = write_report(self.project, report, f"failed-{dt.datetime.now():%Y%m%d-%H%M%S}")
+            raise QualityGateFailure(f"quality gate: {', '.join(map(str, violations))} (report: {path}); "
+                                     "its stages are kept, so re-running after a fix costs only what changed")
+        path = write_report(self.project, report, f"v{version}")
+        outcome.version = self._record(plan, records, path, report["quality"])
+        outcome.ok = True
+
+    def _record(self, plan: EpisodePlan, records: dict[str, dict], report: str, quality: dict) -> int:
         entry = self.lock.entry(plan.id)
         history = list(entry["history"]) if entry else []
         version = plan.version + 1
@@ -163,8 +181,8 @@ class Executor:
         history.append({"version": version, "at": now_iso(),
                         "action": "force" if self.force and not reasons else "render",
                         "reasons": reasons})
-        self.lock.episodes[plan.id] = {"version": version, "rendered_at": now_iso(),
-                                       "stages": records, "history": history}
+        self.lock.episodes[plan.id] = {"version": version, "rendered_at": now_iso(), "stages": records,
+                                       "history": history, "report": report, "quality": quality}
         write_lock(self.lock)
         return version
 

@@ -66,6 +66,9 @@ class LipsyncSettings(Strict):
     guidance: float = Field(1.5, ge=0.0, le=20.0)
     seed: int = Field(1247, ge=0)
     deepcache: bool = False
+    # Strength of the colour drift the preview backend adds to its generated mouth, as the
+    # real model's VAE output shows; lets the fix stack be judged without a GPU.
+    drift: float = Field(0.08, ge=0.0, le=1.0)
 
     _version = field_validator("checkpoint", mode="before")(_checkpoint_version)
 
@@ -106,6 +109,15 @@ class ProofSettings(Strict):
         return [value] if isinstance(value, (int, float)) and not isinstance(value, bool) else value
 
 
+class QualityGate(Strict):
+    """Limits on a render's quality figures; a render that exceeds one fails. None = no limit."""
+
+    seam_max: float | None = Field(None, ge=0.0)  # mean colour step across a seam, grey levels
+    flicker_max: float | None = Field(None, ge=0.0)  # mean change of that step between frames
+    fallbacks_max: int | None = Field(0, ge=0)  # frames pasted back by a fallback path
+    faces_missed_max: float | None = Field(0.05, ge=0.0, le=1.0)  # fraction of frames without a face
+
+
 class EpisodeSettings(Strict):
     """What `defaults:` may set and an episode may override."""
 
@@ -115,6 +127,7 @@ class EpisodeSettings(Strict):
     audio: AudioSettings
     video: VideoSettings = VideoSettings()
     proof: ProofSettings = ProofSettings()
+    quality: QualityGate = QualityGate()
     fixes: tuple[str, ...] = ()
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, ClassVar
 
 from ..project.model import Project
-from ..project.schema import Episode
+from ..project.schema import Episode, ProjectSettings
 
 Progress = Callable[[int, int], None]
 
@@ -40,6 +40,10 @@ class StageRun:
     upstream: dict[str, Path]  # "<stage>.<output>" -> file
     work: Path
     progress: Progress
+    # Where things are on this machine (the LatentSync checkout, the Flux model, devices):
+    # needed to run, deliberately not part of the key, so a project moves between machines.
+    root: Path
+    settings: ProjectSettings
 
 
 @dataclass

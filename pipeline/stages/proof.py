@@ -1,42 +1,99 @@
-"""Proof stage: still frames of the finished episode at the `proof.at` seconds."""
+"""Proof stage: evidence that a render is right, at the `proof.at` seconds.
+
+For every time it writes the full frame of the finished episode; where the lip-sync stage
+tracked a face it also writes the face crop and a before/after comparison: LatentSync's
+stock paste-back against the episode's own blend on the same frame and generated crop, with
+a heat-map of their difference. Images are PNG, RGB.
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
 
 from ..project.model import Project
 from ..project.schema import Episode
 from .base import Stage, StageResult, StageRun, StageSpec
 
 
-def proof_name(seconds: float) -> str:
-    """Output name of the proof frame at `seconds`, stable across runs (`frame@5.0s`)."""
-    return f"frame@{seconds:g}s"
+def proof_name(kind: str, seconds: float) -> str:
+    """Output name of a proof image, stable across runs: `frame@5s`, `compare@2.5s`."""
+    return f"{kind}@{seconds:g}s"
 
 
 class ProofStage(Stage):
     name = "proof"
-    version = 1
-    upstream = ("mux",)
+    version = 2
+    upstream = ("lipsync", "mux")
 
     def spec(self, episode: Episode, project: Project) -> StageSpec:
-        return StageSpec(params={"proof": {"at": sorted(set(episode.proof.at))}})
+        return StageSpec(params={"proof": {"at": sorted(set(episode.proof.at))},
+                                 "restore": episode.restore.model_dump()})
 
     def run(self, job: StageRun) -> StageResult:
-        from ..media import frame_at, probe
-        import cv2
-        video = job.upstream["mux.video"]
-        duration = probe(video).duration
-        outputs = {}
-        clamped = []
-        for seconds in job.params["proof"]["at"]:
-            # A proof time past the end shows the last frame rather than failing the render.
-            moment = min(seconds, max(duration - 0.05, 0.0))
-            if moment != seconds:
-                clamped.append(seconds)
-            frame = frame_at(video, moment)
-            out = job.work / f"{proof_name(seconds)}.png"
-            if not cv2.imwrite(str(out), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR)):
-                raise OSError(f"could not write {out}")
-            outputs[proof_name(seconds)] = out
-        return StageResult(outputs, {"clamped_to_end": clamped})
+        outputs, metrics = write_proofs(job.upstream, job.params["proof"]["at"], job.params["restore"], job.work)
+        return StageResult(outputs, metrics)
 
 
+def write_proofs(upstream: dict[str, Path], times: list[float], restore: dict,
+                 out_dir: Path) -> tuple[dict[str, Path], dict]:
+    """Write the proof images for `times` from a render's outputs into `out_dir`.
+
+    `upstream` maps "<stage>.<output>" to files: `mux.video` always; `lipsync.original`,
+    `lipsync.crops` and `lipsync.track` when the backend tracked a face.
+    """
+    import cv2
+
+    from ..media import frame_at, probe
+    from ..restore import Restorer, synthetic_inner_mask
+    from .lipsync.comparison import compare_blends
+
+    video = upstream["mux.video"]
+    duration = probe(video).duration
+    track = _load_track(upstream.get("lipsync.track"))
+    outputs: dict[str, Path] = {}
+    clamped, without_face = [], []
+    for seconds in times:
+        # A proof time past the end shows the last frame rather than failing the render.
+        moment = min(seconds, max(duration - 0.05, 0.0))
+        if moment != seconds:
+            clamped.append(seconds)
+        final = frame_at(video, moment)
+        outputs[proof_name("frame", seconds)] = _write_png(out_dir, proof_name("frame", seconds), final)
+        if track is None or "lipsync.crops" not in upstream:
+            continue
+        index = min(int(round(moment * float(track["fps"]))), len(track["found"]) - 1)
+        if not track["found"][index]:
+            without_face.append(seconds)
+            continue
+        affine = track["affines"][index].astype(np.float64)
+        width, height = (int(v) for v in track["crop_size"])
+        outputs[proof_name("face", seconds)] = _write_png(
+            out_dir, proof_name("face", seconds),
+            cv2.warpAffine(final, affine, (width, height), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE))
+        original = frame_at(upstream["lipsync.original"], moment)
+        crop = frame_at(upstream["lipsync.crops"], moment)
+        inner = synthetic_inner_mask((height, width))
+        stock = Restorer("alpha", inner, blur=0, erode=0, seam_stats=False)
+        chosen = Restorer(restore["blend"], inner, blur=restore["blur"], erode=restore["erode"], seam_stats=False)
+        panel = compare_blends(original, crop, affine, stock, chosen,
+                               labels=("stock alpha paste-back", f"{restore['blend']} (this episode)"))
+        outputs[proof_name("compare", seconds)] = _write_png(out_dir, proof_name("compare", seconds), panel)
+    return outputs, {"clamped_to_end": clamped, "no_face_at": without_face}
+
+
+def _load_track(path: Path | None) -> dict | None:
+    if path is None:
+        return None
+    with np.load(path) as data:
+        return {name: data[name] for name in data.files}
+
+
+def _write_png(folder: Path, name: str, rgb: np.ndarray) -> Path:
+    import cv2
+
+    path = folder / f"{name}.png"
+    if not cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):
+        raise OSError(f"could not write {path}")
+    return path

@@ -20,8 +20,9 @@ class SourceStage(Stage):
             return StageSpec(params={"source": {"kind": "video"}}, inputs={"source.video": source.video})
         params: dict = {"source": {"kind": "image"}}
         if source.flux.enabled:
-            params["source"]["flux"] = source.flux.model_dump(exclude={"enabled"})
-            params["flux"] = {"model": project.settings.flux.model}
+            # The model is named as written in alpha.yaml: which model, not where it lies.
+            params["source"]["flux"] = {**source.flux.model_dump(exclude={"enabled"}),
+                                        "model": project.settings.flux.model}
         return StageSpec(params=params, inputs={"source.image": source.image})
 
     def run(self, job: StageRun) -> StageResult:
@@ -38,9 +39,11 @@ class SourceStage(Stage):
             return StageResult({"media": out})
         from ..flux import restyle
 
+        machine = job.settings.flux
+        model = Path(machine.model).expanduser()
         out = job.work / "source.png"
-        metrics = restyle(original, out, model=Path(job.params["flux"]["model"]), strength=flux["strength"],
-                          prompt=flux["prompt"], seed=flux["seed"], steps=flux["steps"],
-                          guidance=flux["guidance"])
+        metrics = restyle(original, out, model=model if model.is_absolute() else job.root / model,
+                          strength=flux["strength"], prompt=flux["prompt"], seed=flux["seed"],
+                          steps=flux["steps"], guidance=flux["guidance"], device=machine.device)
         return StageResult({"media": out}, {"flux": metrics})
 

@@ -28,9 +28,11 @@ class LipsyncStage(Stage):
         if lipsync.backend != "none":
             params["restore"] = episode.restore.model_dump()
         checkpoint = None
+        if lipsync.backend == "preview":
+            params["lipsync"].update(checkpoint=lipsync.checkpoint, drift=lipsync.drift)
         if lipsync.backend == "latentsync":
             entry = project.settings.latentsync.checkpoints[lipsync.checkpoint]
-            params["lipsync"].update(lipsync.model_dump(exclude={"backend"}), config=entry.config)
+            params["lipsync"].update(lipsync.model_dump(exclude={"backend", "drift"}), config=entry.config)
             checkpoint = _under(project.settings.latentsync.root, entry.checkpoint)
         return StageSpec(params=params, inputs={"audio.voice": episode.audio.voice},
                          checkpoint=checkpoint)
@@ -38,8 +40,12 @@ class LipsyncStage(Stage):
     def run(self, job: StageRun) -> StageResult:
         from ...media import loop_video, probe, still_to_video
         backend = job.params["lipsync"]["backend"]
-        if backend != "none":
-            raise NotImplementedError(f"lipsync backend {backend!r} is not available yet")
+        if backend == "preview":
+            from .preview import run_preview
+
+            return run_preview(job)
+        if backend == "latentsync":
+            raise NotImplementedError("the latentsync backend is not wired yet")
         duration = probe(job.inputs["audio.voice"]).duration
         source = job.upstream["source.media"]
         out = job.work / "lipsync.mp4"

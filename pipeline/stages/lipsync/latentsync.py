@@ -1,0 +1,483 @@
+"""The `latentsync` lip-sync backend: LatentSync in its own Python, driven through our runner.
+
+alpha never imports LatentSync. It resolves the checkout, its Python and the checkpoint with
+the config that belongs to it, makes the 25 fps input clip LatentSync wants, then spawns
+
+    <latentsync python> -m pipeline.stages.lipsync.runner <work>/latentsync/args.json
+
+with the working directory at the checkout root and alpha's package (alone) prepended to
+PYTHONPATH. The runner (:mod:`pipeline.stages.lipsync.runner`) patches LatentSync in memory —
+no file of the checkout is touched — and runs ``scripts/inference.py`` with the same flags as
+``python -m scripts.inference``. Its output is one silent H.264 encode; the mux stage adds the
+original audio. Only this module spawns LatentSync.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from ...errors import Failure, UserError
+from ...project.schema import Checkpoint, LatentSyncSettings
+from ..base import StageResult, StageRun
+from .runner import ARGS_VERSION, EXIT_NO_FRAMES, PHASES, PROGRESS_PREFIX
+
+LATENTSYNC_FPS = 25
+# The input clip is an intermediate LatentSync decodes once: keep it near-lossless.
+INPUT_CRF = 10
+# data.resolution each published release was trained at (configs/unet/stage2*.yaml).
+RELEASE_RESOLUTION = {"1.5": 256, "1.6": 512}
+# Minimum VRAM per the LatentSync README, in GB, by resolution.
+VRAM_GB_BY_RESOLUTION = {256: 8, 512: 18}
+REPOSITORY = "https://github.com/bytedance/LatentSync"
+LOG_TAIL_LINES = 30
+KILL_GRACE_S = 5.0
+RUNNER_MODULE = "pipeline.stages.lipsync.runner"
+
+
+@dataclass(frozen=True)
+class Checkout:
+    """A LatentSync checkout with one checkpoint resolved: every path absolute."""
+
+    root: Path
+    python: Path
+    version: str
+    entry: Checkpoint
+    config: Path
+    checkpoint: Path
+    config_arg: str       # as passed to --unet_config_path (relative to root when possible)
+    checkpoint_arg: str   # as passed to --inference_ckpt_path
+    data: dict[str, Any] = field(repr=False)
+
+    @property
+    def resolution(self) -> int:
+        return int(self.data.get("data", {}).get("resolution", 0))
+
+    @property
+    def mask_image(self) -> Path:
+        rel = self.data.get("data", {}).get("mask_image_path") or "latentsync/utils/mask.png"
+        return _inside(self.root, str(rel))
+
+    @property
+    def whisper(self) -> Path | None:
+        dim = self.data.get("model", {}).get("cross_attention_dim")
+        name = {768: "small.pt", 384: "tiny.pt"}.get(dim)
+        return self.root / "checkpoints" / "whisper" / name if name else None
+
+
+# -- resolution of the checkout ------------------------------------------------------------
+
+def checkout_root(settings: LatentSyncSettings, project_root: Path) -> Path:
+    """The checkout folder named by `latentsync.root` (UserError when unset or missing)."""
+    if not settings.root:
+        raise UserError("lipsync.backend is latentsync but latentsync.root is not set in alpha.yaml: "
+                        f"point it at a LatentSync checkout (git clone {REPOSITORY})")
+    root = _resolve(settings.root, project_root)
+    if not root.is_dir():
+        raise UserError(f"LatentSync checkout not found: {root} (latentsync.root in alpha.yaml); "
+                        f"clone it with: git clone {REPOSITORY} {root}")
+    if not (root / "scripts" / "inference.py").is_file():
+        raise UserError(f"{root} is not a LatentSync checkout: it has no scripts/inference.py "
+                        "(latentsync.root in alpha.yaml)")
+    return root
+
+
+def checkout_python(settings: LatentSyncSettings, project_root: Path, root: Path) -> Path:
+    """LatentSync's own interpreter: `latentsync.python`, else a venv inside the checkout."""
+    if settings.python:
+        value = settings.python
+        if "/" not in value and not value.startswith("~"):
+            found = shutil.which(value)
+            if found is None:
+                raise UserError(f"LatentSync's Python {value!r} (latentsync.python in alpha.yaml) "
+                                "is not on PATH; give the full path of its environment's python")
+            return Path(found)
+        python = _resolve(value, project_root)
+        if not python.is_file() or not os.access(python, os.X_OK):
+            raise UserError(f"LatentSync's Python not found or not executable: {python} "
+                            "(latentsync.python in alpha.yaml)")
+        return python
+    for candidate in (root / ".venv" / "bin" / "python", root / "venv" / "bin" / "python"):
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return candidate
+    raise UserError("latentsync.python is not set in alpha.yaml and the checkout has no .venv: set it to "
+                    "the Python of LatentSync's environment (Python 3.10 with its requirements.txt), "
+                    "e.g. ~/miniconda3/envs/latentsync/bin/python")
+
+
+def checkpoint_entry(settings: LatentSyncSettings, version: str) -> Checkpoint:
+    try:
+        return settings.checkpoints[version]
+    except KeyError:
+        raise UserError(f"unknown LatentSync checkpoint {version!r}; the registry in alpha.yaml "
+                        f"(latentsync.checkpoints) has {', '.join(sorted(settings.checkpoints))}") from None
+
+
+def read_config(path: Path) -> dict[str, Any]:
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise UserError(f"cannot read LatentSync config {path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise UserError(f"LatentSync config {path} is not a mapping")
+    return data
+
+
+def check_pairing(version: str, entry: Checkpoint, config: Path, data: dict[str, Any]) -> None:
+    """The checkpoint and its config must travel together: same data.resolution."""
+    known = RELEASE_RESOLUTION.get(version)
+    if known is not None and entry.resolution != known:
+        raise UserError(f"latentsync.checkpoints[{version!r}] says resolution {entry.resolution}, but "
+                        f"LatentSync {version} was trained at {known}")
+    resolution = data.get("data", {}).get("resolution") if isinstance(data.get("data"), dict) else None
+    if resolution != entry.resolution:
+        right = "configs/unet/stage2_512.yaml" if entry.resolution == 512 else "configs/unet/stage2.yaml"
+        raise UserError(
+            f"LatentSync {version}: config {config.name} has data.resolution {resolution}, but the "
+            f"{version} checkpoint needs {entry.resolution} (a 1.6 checkpoint can never run with the "
+            f"256 config); set latentsync.checkpoints[{version!r}].config to {right}")
+
+
+def resolve_checkout(settings: LatentSyncSettings, project_root: Path, version: str,
+                     config: str | None = None) -> Checkout:
+    """Everything needed to launch one checkpoint, checked; UserError naming what is missing."""
+    root = checkout_root(settings, project_root)
+    python = checkout_python(settings, project_root, root)
+    entry = checkpoint_entry(settings, version)
+    config_rel = config or entry.config
+    config_path = _inside(root, config_rel)
+    if not config_path.is_file():
+        raise UserError(f"LatentSync {version}: config not found: {config_path} "
+                        f"(latentsync.checkpoints[{version!r}].config)")
+    checkpoint_path = _inside(root, entry.checkpoint)
+    if not checkpoint_path.is_file():
+        raise UserError(
+            f"LatentSync {version}: checkpoint not found: {checkpoint_path}; download it with: "
+            f"huggingface-cli download ByteDance/LatentSync-{version} latentsync_unet.pt "
+            f"--local-dir {checkpoint_path.parent}")
+    data = read_config(config_path)
+    check_pairing(version, entry, config_path, data)
+    return Checkout(root=root, python=python, version=version, entry=entry, config=config_path,
+                    checkpoint=checkpoint_path, config_arg=_arg(root, config_rel),
+                    checkpoint_arg=_arg(root, entry.checkpoint), data=data)
+
+
+def _resolve(value: str, project_root: Path) -> Path:
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else (project_root / path).resolve()
+
+
+def _inside(root: Path, value: str) -> Path:
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else root / path
+
+
+def _arg(root: Path, value: str) -> str:
+    path = Path(value).expanduser()
+    return str(path) if path.is_absolute() else value
+
+
+# -- the run -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Invocation:
+    """The LatentSync child process: command, working directory, environment, files."""
+
+    cmd: list[str]
+    cwd: Path
+    env: dict[str, str]
+    args_file: Path
+    log: Path
+    output: Path
+    telemetry: Path
+    temp_dir: Path
+
+
+def run_latentsync(job: StageRun, settings: LatentSyncSettings, project_root: Path) -> StageResult:
+    """Lip-sync `job` with LatentSync; returns the silent video and the runner's telemetry.
+
+    Outputs: ``video`` (silent H.264 at the episode's size, fps and crf, exactly the voice's
+    length) and ``telemetry`` (the runner's per-frame sidecar JSON). Metrics: the sidecar's
+    summary (no per-frame lists).
+    """
+    from ...media import frame_count, probe
+
+    lipsync = job.params["lipsync"]
+    version = str(lipsync.get("checkpoint", "1.6"))
+    checkout = resolve_checkout(settings, project_root, version, lipsync.get("config"))
+    if not checkout.mask_image.is_file():
+        raise UserError(f"LatentSync's mask image is missing: {checkout.mask_image} "
+                        "(data.mask_image_path of its config); restore the checkout")
+    if checkout.whisper is not None and not checkout.whisper.is_file():
+        raise UserError(f"LatentSync's audio encoder is missing: {checkout.whisper}; download it with: "
+                        f"huggingface-cli download ByteDance/LatentSync-{version} whisper/{checkout.whisper.name} "
+                        f"--local-dir {checkout.root / 'checkpoints'}")
+    voice = job.inputs["audio.voice"].resolve()
+    duration = probe(voice).duration
+    frames = frame_count(duration, LATENTSYNC_FPS)
+    invocation = prepare(job, checkout, project_root, voice, duration, frames)
+    started = time.monotonic()
+    try:
+        _run_child(invocation, job.progress, frames)
+        if not invocation.output.is_file() or not invocation.telemetry.is_file():
+            raise Failure(f"LatentSync finished but left no {'video' if not invocation.output.is_file() else 'telemetry'}"
+                          f"; its log ends with:\n{_tail(invocation.log)}")
+        telemetry = json.loads(invocation.telemetry.read_text(encoding="utf-8"))
+    except BaseException:
+        invocation.output.unlink(missing_ok=True)
+        invocation.telemetry.unlink(missing_ok=True)
+        raise
+    metrics = summary(telemetry)
+    metrics.update(checkpoint=version, resolution=checkout.resolution, duration=duration,
+                   seconds=round(time.monotonic() - started, 3))
+    return StageResult({"video": invocation.output, "telemetry": invocation.telemetry}, metrics)
+
+
+def prepare(job: StageRun, checkout: Checkout, project_root: Path, voice: Path, duration: float,
+            frames: int) -> Invocation:
+    """Make the input clip and the args file; return how to launch the runner."""
+    from ...media import ffmpeg_exe, loop_video, still_to_video
+    from ...media.filters import TO_YUV420, rate, x264_args
+
+    video = job.params["video"]
+    size = (int(video["width"]), int(video["height"]))
+    work = job.work.resolve()
+    own = work / "latentsync"
+    own.mkdir(parents=True, exist_ok=True)
+    temp_dir = own / "temp"  # LatentSync deletes and recreates this folder: nothing of ours in it
+    clip = own / "input.mp4"
+    source = job.upstream["source.media"]
+    make = loop_video if job.params.get("source", {}).get("kind") == "video" else still_to_video
+    make(source, clip, duration=duration, fps=LATENTSYNC_FPS, size=size, crf=INPUT_CRF)
+
+    output = work / "lipsync.mp4"
+    telemetry = work / "lipsync.telemetry.json"
+    fps_out = video["fps"]
+    vf = TO_YUV420 if float(fps_out) == LATENTSYNC_FPS else f"fps={rate(fps_out)},{TO_YUV420}"
+    lipsync = job.params["lipsync"]
+    restore = job.params.get("restore") or {}
+    argv = ["--unet_config_path", checkout.config_arg,
+            "--inference_ckpt_path", checkout.checkpoint_arg,
+            "--video_path", str(clip),
+            "--audio_path", str(voice),
+            "--video_out_path", str(own / "latentsync_out.mp4"),  # never written: see the runner
+            "--inference_steps", str(int(lipsync.get("steps", 20))),
+            "--guidance_scale", repr(float(lipsync.get("guidance", 1.5))),
+            "--temp_dir", str(temp_dir),
+            "--seed", str(int(lipsync.get("seed", 1247)))]
+    if lipsync.get("deepcache"):
+        argv.append("--enable_deepcache")
+    args = {
+        "version": ARGS_VERSION,
+        "argv": argv,
+        "ffmpeg": ffmpeg_exe(),
+        "input_video": str(clip),
+        "width": size[0],
+        "height": size[1],
+        "frames": frames,
+        "output": str(output),
+        "telemetry": str(telemetry),
+        "encode": {"fps_in": rate(LATENTSYNC_FPS),
+                   "output_args": ["-vf", vf, *x264_args(int(video["crf"]))]},
+        "restore": {"blend": restore.get("blend", "poisson"), "blur": int(restore.get("blur", 0)),
+                    "erode": int(restore.get("erode", 0))},
+        "mask_image": str(checkout.mask_image),
+        "smoothing": {"sigma": 2.0},
+    }
+    args_file = own / "args.json"
+    args_file.write_text(json.dumps(args, indent=1), encoding="utf-8")
+    env = _child_env(own, project_root)
+    cmd = [str(checkout.python), "-m", RUNNER_MODULE, str(args_file)]
+    return Invocation(cmd=cmd, cwd=checkout.root, env=env, args_file=args_file, log=own / "latentsync.log",
+                      output=output, telemetry=telemetry, temp_dir=temp_dir)
+
+
+def _child_env(own: Path, project_root: Path) -> dict[str, str]:
+    """alpha's `pipeline` package alone on PYTHONPATH (a folder holding only a link to it, so
+    nothing else of alpha's environment shadows LatentSync's packages), unbuffered output,
+    bytecode cached outside the checkout, and an `ffmpeg` on PATH if there is none."""
+    from ...media import ffmpeg_exe
+
+    package = Path(__file__).resolve().parents[3]  # .../pipeline
+    pypath = own / "pythonpath"
+    pypath.mkdir(exist_ok=True)
+    link = pypath / "pipeline"
+    if not link.exists():
+        link.symlink_to(package, target_is_directory=True)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(pypath), *filter(None, [env.get("PYTHONPATH")])])
+    env["PYTHONUNBUFFERED"] = "1"
+    env["PYTHONPYCACHEPREFIX"] = str(project_root / ".alpha" / "cache" / "pycache-latentsync")
+    if shutil.which("ffmpeg", path=env.get("PATH")) is None:
+        bin_dir = own / "bin"
+        bin_dir.mkdir(exist_ok=True)
+        if not (bin_dir / "ffmpeg").exists():
+            (bin_dir / "ffmpeg").symlink_to(ffmpeg_exe())
+        env["PATH"] = os.pathsep.join([str(bin_dir), *filter(None, [env.get("PATH")])])
+    return env
+
+
+def _run_child(invocation: Invocation, progress: Callable[[int, int], None], frames: int) -> None:
+    """Run the runner to completion, logging its output and reporting progress. On any
+    exception (KeyboardInterrupt included) its whole process group is killed first."""
+    tail: collections.deque[str] = collections.deque(maxlen=LOG_TAIL_LINES)
+    meter = _Progress(progress, frames)
+    with open(invocation.log, "wb") as log:
+        log.write(f"$ (cd {invocation.cwd} && {' '.join(invocation.cmd)})\n".encode())
+        log.flush()
+        try:
+            proc = subprocess.Popen(invocation.cmd, cwd=invocation.cwd, env=invocation.env,
+                                    stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT, start_new_session=True)
+        except OSError as exc:
+            raise Failure(f"cannot start LatentSync's Python {invocation.cmd[0]}: {exc}") from None
+        try:
+            _pump(proc, log, tail, meter)
+            code = proc.wait()
+        except BaseException:
+            _kill_group(proc)
+            raise
+        finally:
+            if proc.stdout is not None:
+                proc.stdout.close()
+    if code != 0:
+        if code < 0:
+            why = f"killed by signal {-code}" + (" (out of memory?)" if -code == signal.SIGKILL else "")
+        elif code == EXIT_NO_FRAMES:
+            why = "it returned without writing its frames"
+        else:
+            why = f"exit status {code}"
+        lines = "\n".join(tail) or "(no output)"
+        raise Failure(f"LatentSync failed ({why}); last lines of its log:\n{lines}")
+    meter.finish()
+
+
+def _pump(proc: subprocess.Popen, log, tail: collections.deque, meter: "_Progress") -> None:
+    """Copy the child's output to the log line by line (tqdm's carriage returns end lines too),
+    keeping the last lines and turning the runner's progress lines into progress calls."""
+    assert proc.stdout is not None
+    pending = b""
+    while chunk := proc.stdout.read1(65536):
+        pending += chunk
+        *lines, pending = pending.replace(b"\r", b"\n").split(b"\n")
+        for raw in lines:
+            _line(raw, log, tail, meter)
+    if pending:
+        _line(pending, log, tail, meter)
+
+
+def _line(raw: bytes, log, tail: collections.deque, meter: "_Progress") -> None:
+    text = raw.decode("utf-8", "replace").rstrip()
+    if not text:
+        return
+    if text.startswith(PROGRESS_PREFIX):
+        meter.update(text)
+        return
+    log.write(raw.rstrip() + b"\n")
+    log.flush()
+    tail.append(text)
+
+
+class _Progress:
+    """The runner's phases (align, infer, restore) as one frame count for the progress bar."""
+
+    def __init__(self, callback: Callable[[int, int], None], frames: int):
+        self.callback = callback
+        self.frames = frames
+        self.fraction = {name: 0.0 for name, _ in PHASES}
+        self.weights = dict(PHASES)
+        self.last = -1
+
+    def update(self, line: str) -> None:
+        parts = line.split()
+        if len(parts) != 4 or parts[1] not in self.fraction:
+            return
+        try:
+            done, total = int(parts[2]), int(parts[3])
+        except ValueError:
+            return
+        self.fraction[parts[1]] = min(1.0, done / total) if total > 0 else 0.0
+        overall = sum(self.weights[name] * value for name, value in self.fraction.items())
+        done_frames = min(self.frames, int(overall * self.frames))
+        if done_frames != self.last:
+            self.last = done_frames
+            self.callback(done_frames, self.frames)
+
+    def finish(self) -> None:
+        if self.last != self.frames:
+            self.callback(self.frames, self.frames)
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    """SIGTERM the runner's process group (LatentSync and its ffmpeg children), SIGKILL what
+    is left after a grace period, and reap the runner."""
+    try:
+        pgid = os.getpgid(proc.pid)
+    except ProcessLookupError:
+        pgid = None
+    if pgid is not None:
+        for sig, grace in ((signal.SIGTERM, KILL_GRACE_S), (signal.SIGKILL, None)):
+            try:
+                os.killpg(pgid, sig)
+            except ProcessLookupError:
+                break
+            if grace is None:
+                break
+            deadline = time.monotonic() + grace
+            while time.monotonic() < deadline and _group_alive(pgid):
+                time.sleep(0.05)
+                proc.poll()
+            if not _group_alive(pgid):
+                break
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _tail(log: Path, lines: int = LOG_TAIL_LINES) -> str:
+    try:
+        text = log.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return "(no log)"
+    return "\n".join(text[-lines:]) or "(empty log)"
+
+
+def summary(telemetry: dict[str, Any]) -> dict[str, Any]:
+    """The sidecar without its per-frame lists: what goes into the lock as metrics."""
+    faces = dict(telemetry.get("faces", {}))
+    faces.pop("missed_source_frames", None)
+    smoothing = dict(telemetry.get("smoothing", {}))
+    cuts = smoothing.pop("cuts", [])
+    smoothing["cut_count"] = len(cuts)
+    return {
+        "backend": "latentsync",
+        "frames": telemetry.get("frames"),
+        "faces": faces,
+        "smoothing": smoothing,
+        "restore": telemetry.get("restore"),
+        "raw_crops": telemetry.get("raw_crops"),
+        "latentsync_reencode": telemetry.get("latentsync_reencode"),
+        "runner_seconds": telemetry.get("seconds"),
+    }

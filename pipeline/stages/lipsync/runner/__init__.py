@@ -1,0 +1,38 @@
+"""The LatentSync runner: alpha's code that runs INSIDE LatentSync's own Python process.
+
+Launched by :mod:`pipeline.stages.lipsync.latentsync` as
+
+    <latentsync python> -m pipeline.stages.lipsync.runner <args.json>
+
+with the working directory at the LatentSync checkout and alpha's package prepended to
+PYTHONPATH. It patches a few classes and module attributes of LatentSync (never a file of the
+checkout), then runs ``scripts/inference.py`` exactly as ``python -m scripts.inference`` would,
+with the flags alpha chose. The hooks (see :mod:`.hooks`):
+
+* the input video is read straight from the 25 fps clip alpha made (no re-encode into the
+  checkout's ``./temp``);
+* frames without a face keep their original pixels and are counted instead of aborting;
+* the alignment matrices are smoothed over time (centred Gaussian average, cut-aware) and
+  the crops are cut again with the smoothed matrices;
+* the raw generated crops (before LatentSync's hard in-crop composite) are pasted back by
+  :class:`pipeline.restore.Restorer` with the episode's restore settings;
+* the final frames stream into ONE ffmpeg encoder; LatentSync's own imageio encode, its
+  ffmpeg re-encode and its 16 kHz mux never run (alpha muxes the original audio later);
+* telemetry goes to a sidecar JSON.
+
+Constraints of that process: Python 3.10, numpy 1.26, OpenCV 4.9. Modules of this package
+import only the standard library, numpy, cv2 and :mod:`pipeline.restore` (which uses scipy);
+torch and LatentSync's modules are reached only at run time, from inside the hooks, and
+tensors are read by duck typing (``.float().cpu().numpy()``).
+
+This ``__init__`` imports nothing: alpha imports it for the protocol constants.
+"""
+
+# A line the runner prints on stdout to report progress: "<PREFIX> <phase> <done> <total>".
+PROGRESS_PREFIX = "@alpha-progress"
+# Phases in the order they run, with their share of the wall time (inference dominates).
+PHASES = (("align", 0.08), ("infer", 0.84), ("restore", 0.08))
+# Version of the args-file format written by alpha and read by the runner.
+ARGS_VERSION = 1
+# Exit status of the runner when LatentSync finished without handing frames to the encoder.
+EXIT_NO_FRAMES = 3

@@ -1,0 +1,226 @@
+"""What one run of the runner knows: its arguments, the encoder, the restorers, telemetry."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from typing import Any, Dict, List, Optional, Tuple
+
+import cv2
+import numpy as np
+
+from pipeline.restore import Restorer, inner_mask_from_latentsync_png
+
+from . import PROGRESS_PREFIX
+from .media import FrameSink
+from .smoothing import DEFAULT_SIGMA
+
+
+class RunnerState:
+    """Shared by the hooks of one run (there is one run per process)."""
+
+    def __init__(self, args: Dict[str, Any]):
+        self.args = args
+        self.ffmpeg: str = args["ffmpeg"]
+        self.input_video: str = args["input_video"]
+        self.width, self.height = int(args["width"]), int(args["height"])
+        self.frames_target = int(args["frames"])
+        self.sigma = float(args.get("smoothing", {}).get("sigma", DEFAULT_SIGMA))
+        restore = args["restore"]
+        self.blend: str = restore["blend"]
+        self.blur = int(restore["blur"])
+        self.erode = int(restore["erode"])
+        self.mask_path: Optional[str] = args.get("mask_image")
+        self.sink = FrameSink(self.ffmpeg, args["output"], self.frames_target, args["encode"]["fps_in"],
+                              args["encode"]["output_args"])
+        self.originals: Dict[str, Any] = {}
+        # Alignment: the matrices LatentSync will hand back to restore_video, by identity.
+        self.no_face_ids: set = set()
+        self._keep: List[Any] = []          # keeps objects alive so their ids stay unique
+        self.source_of: Dict[int, int] = {}
+        self.raw_matrices: List[Optional[np.ndarray]] = []
+        self.smoothed: List[np.ndarray] = []
+        self.cuts: List[int] = []
+        self.shots: List[int] = []
+        self.last_good: Optional[np.ndarray] = None
+        self.crop_wh: Optional[Tuple[int, int]] = None
+        # Generation: the raw decoded crops, before LatentSync's hard in-crop composite.
+        self.raw_crops: List[np.ndarray] = []
+        # Paste-back.
+        self.restorers: Dict[int, Restorer] = {}
+        self.restored_frames: Dict[int, List[Optional[int]]] = {}
+        self.current_shot = 0
+        self.current_output: Optional[int] = None
+        self.used_raw_crops: Optional[bool] = None
+        self.face_missing_output = 0
+        self.frames_generated = 0
+        self.reencode_skipped = False
+        self._inner_masks: Dict[Tuple[int, int], Optional[np.ndarray]] = {}
+        self._last_progress = 0.0
+        self.started = time.monotonic()
+        self.phase_seconds: Dict[str, float] = {}
+        self._phase_start: Dict[str, float] = {}
+
+    # -- progress ------------------------------------------------------------------------
+
+    def progress(self, phase: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        if phase not in self._phase_start:
+            self._phase_start[phase] = now
+        if done >= total:
+            self.phase_seconds[phase] = round(now - self._phase_start[phase], 3)
+        elif now - self._last_progress < 0.2:
+            return
+        self._last_progress = now
+        sys.stdout.write(f"{PROGRESS_PREFIX} {phase} {done} {total}\n")
+        sys.stdout.flush()
+
+    # -- alignment bookkeeping -----------------------------------------------------------
+
+    def keep(self, obj: Any) -> Any:
+        self._keep.append(obj)
+        return obj
+
+    def mark_no_face(self, matrix: Any) -> None:
+        self.no_face_ids.add(id(self.keep(matrix)))
+
+    # -- paste-back ------------------------------------------------------------------------
+
+    def inner_mask(self, crop_hw: Tuple[int, int]) -> Optional[np.ndarray]:
+        """The generated region in crop space, from LatentSync's own mask.png."""
+        if crop_hw not in self._inner_masks:
+            mask = None
+            if self.mask_path:
+                gray = cv2.imread(self.mask_path, cv2.IMREAD_GRAYSCALE)
+                if gray is None:
+                    raise RuntimeError(f"cannot read LatentSync's mask image {self.mask_path}")
+                mask = inner_mask_from_latentsync_png(gray, crop_hw)
+            self._inner_masks[crop_hw] = mask
+        return self._inner_masks[crop_hw]
+
+    def restorer(self, crop_hw: Tuple[int, int]) -> Restorer:
+        """The Restorer of the current shot (one per shot: it keeps temporal state)."""
+        shot = self.current_shot
+        if shot not in self.restorers:
+            self.restorers[shot] = Restorer(blend=self.blend, inner_mask=self.inner_mask(crop_hw),
+                                            blur=self.blur, erode=self.erode)
+            self.restored_frames[shot] = []
+        self.restored_frames[shot].append(self.current_output)
+        return self.restorers[shot]
+
+    # -- telemetry -------------------------------------------------------------------------
+
+    def telemetry(self) -> Dict[str, Any]:
+        from .smoothing import jitter
+
+        crop_wh = self.crop_wh or (0, 0)
+        missed = [i for i, m in enumerate(self.raw_matrices) if m is None]
+        per_frame: List[Dict[str, Any]] = []
+        summaries = []
+        for shot in sorted(self.restorers):
+            data = self.restorers[shot].telemetry
+            records = data.pop("per_frame")
+            summaries.append(data)
+            for record, output in zip(records, self.restored_frames[shot]):
+                per_frame.append({"output_frame": output, "shot": shot, **record})
+        per_frame.sort(key=lambda r: (r["output_frame"] is None, r["output_frame"] or 0))
+        return {
+            "version": 1,
+            "frames": {
+                "target": self.frames_target,
+                "source": len(self.raw_matrices),
+                "generated": self.frames_generated,
+                "written": self.sink.written,
+                "padded": self.sink.padded,
+                "dropped": self.sink.dropped,
+            },
+            "faces": {
+                "missed": len(missed),
+                "missed_source_frames": missed,
+                "kept_original_output_frames": self.face_missing_output,
+            },
+            "smoothing": {
+                "method": "centred-gaussian" if self.sigma > 0 else "none",
+                "sigma_frames": self.sigma,
+                "cuts": list(self.cuts),
+                "jitter_raw_px": _round(jitter(self.raw_matrices, crop_wh, self.cuts)) if self.crop_wh else None,
+                "jitter_smoothed_px": _round(jitter([m if r is not None else None for m, r in
+                                                     zip(self.smoothed, self.raw_matrices)],
+                                                    crop_wh, self.cuts)) if self.crop_wh else None,
+            },
+            "matrices": {
+                "crop_wh": list(crop_wh),
+                "raw": [None if m is None else _flat(m) for m in self.raw_matrices],
+                "smoothed": [_flat(m) for m in self.smoothed],
+            },
+            "restore": merge_summaries(summaries, self.blend, self.blur, self.erode),
+            "restore_shots": summaries,
+            "raw_crops": self.used_raw_crops,
+            "mask_image": self.mask_path,
+            "latentsync_reencode": "skipped" if self.reencode_skipped else "not reached",
+            "seconds": {"total": round(time.monotonic() - self.started, 3), **self.phase_seconds},
+            "per_frame": per_frame,
+        }
+
+    def write_telemetry(self, path: str) -> None:
+        tmp = f"{path}.tmp"
+        with open(tmp, "w", encoding="utf-8") as handle:
+            json.dump(_sanitize(self.telemetry()), handle, indent=1, allow_nan=False)
+        os.replace(tmp, path)
+
+
+def merge_summaries(summaries: List[Dict[str, Any]], blend: str, blur: int, erode: int) -> Dict[str, Any]:
+    """One summary for the clip from the Restorer summaries of its shots."""
+    frames = sum(s["frames"] for s in summaries)
+    reasons: Dict[str, int] = {}
+    for s in summaries:
+        for code, count in s["fallback_reasons"].items():
+            reasons[code] = reasons.get(code, 0) + count
+
+    def mean(key: str) -> Optional[float]:
+        pairs = [(s[key], s["frames"]) for s in summaries if s.get(key) is not None and s["frames"]]
+        weight = sum(w for _, w in pairs)
+        return float(sum(v * w for v, w in pairs) / weight) if weight else None
+
+    def peak(key: str) -> Optional[float]:
+        values = [s[key] for s in summaries if s.get(key) is not None]
+        return float(max(values)) if values else None
+
+    merged: Dict[str, Any] = {
+        "blend": blend, "blur": blur, "erode": erode,
+        "temporal": summaries[0]["temporal"] if summaries else None,
+        "frames": frames,
+        "fallbacks": sum(s["fallbacks"] for s in summaries),
+        "fallback_reasons": reasons,
+        "shots": len(summaries),
+    }
+    for key in ("seam_rect_mean", "seam_inner_mean", "seam_temporal_mean", "ms_mean"):
+        merged[key] = mean(key)
+    for key in ("seam_rect_max", "seam_inner_max", "seam_temporal_max"):
+        merged[key] = peak(key)
+    return merged
+
+
+def _flat(m: np.ndarray) -> List[float]:
+    return [round(float(v), 5) for v in np.asarray(m, dtype=np.float64).reshape(6)]
+
+
+def _round(value: Optional[float]) -> Optional[float]:
+    return None if value is None else round(value, 4)
+
+
+def _sanitize(value: Any) -> Any:
+    """Plain JSON values: numpy scalars and arrays converted, non-finite floats as None."""
+    if isinstance(value, dict):
+        return {str(k): _sanitize(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_sanitize(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _sanitize(value.tolist())
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
