@@ -49,9 +49,11 @@ def detect_faces(frame: np.ndarray, cascade: cv2.CascadeClassifier,
     height, width = frame.shape[:2]
     x0, y0, x1, y1 = 0, 0, width, height
     if near is not None:
+        # The window snaps to a 32-pixel grid: a still face gets the very same window, hence
+        # the very same detection, every frame (a shifted window shifts the cascade's grid).
         x, y, w, h = near
-        x0, y0 = max(0, int(x - w)), max(0, int(y - h))
-        x1, y1 = min(width, int(x + 2 * w)), min(height, int(y + 2 * h))
+        x0, y0 = max(0, int(x - w) // 32 * 32), max(0, int(y - h) // 32 * 32)
+        x1, y1 = min(width, -(-int(x + 2 * w) // 32) * 32), min(height, -(-int(y + 2 * h) // 32) * 32)
         if x1 - x0 < 8 or y1 - y0 < 8:
             return np.zeros((0, 4))
     window = frame[y0:y1, x0:x1]
@@ -91,19 +93,20 @@ class FaceTracker:
     smooth it over time, and hold it through short detection gaps.
 
     Smoothing is an exponential moving average whose weight adapts to the motion (a simple
-    one-euro filter): a still head stays still, a moving head is followed without lag. While
-    a face is held, detection runs every `detect_every` frames (a head moves little in 80 ms)
-    and the smoothed box carries the frames between.
+    one-euro filter) with a dead band: a still head stays still, a moving head is followed
+    without lag. While a face is held, detection runs every `detect_every` frames (a head
+    moves little in 80 ms) and the smoothed box carries the frames between.
     """
 
     def __init__(self, hold_frames: int = 12, min_alpha: float = 0.15, speed_scale: float = 0.05,
-                 detect_every: int = 2):
+                 detect_every: int = 2, deadband: float = 0.04):
         self.cascade = load_cascade()
         self.hold_frames = hold_frames
         self.detect_every = detect_every
-        self._frame = -1
+        self.deadband = deadband
         self.min_alpha = min_alpha
         self.speed_scale = speed_scale
+        self._frame = -1
         self._box: np.ndarray | None = None
         self._missing = 0
 
@@ -111,6 +114,7 @@ class FaceTracker:
         self._frame += 1
         if self._box is not None and self._missing == 0 and self._frame % self.detect_every:
             return TrackedFace(self._box.copy(), detected=True)
+
         boxes = detect_faces(frame, self.cascade, near=self._box)
         if len(boxes) == 0 and self._box is not None:
             boxes = detect_faces(frame, self.cascade)  # lost it nearby: search the whole frame
@@ -121,12 +125,24 @@ class FaceTracker:
             return TrackedFace(None if self._box is None else self._box.copy(), detected=False)
         self._missing = 0
         if self._box is None:
-            self._box = boxes[0]
+            self._box = self._settle(frame, boxes[0])
         else:
             centres = boxes[:, :2] + boxes[:, 2:] / 2
             last = self._box[:2] + self._box[2:] / 2
             nearest = boxes[np.argmin(np.linalg.norm(centres - last, axis=1))]
             motion = np.abs(nearest - self._box).max() / max(self._box[2], 1.0)
-            alpha = min(1.0, self.min_alpha + motion / self.speed_scale * self.min_alpha)
-            self._box = (1 - alpha) * self._box + alpha * nearest
+            # Haar boxes wobble by a few per cent on a still face; moves below that are noise.
+            if motion > self.deadband:
+                alpha = min(1.0, self.min_alpha + motion / self.speed_scale * self.min_alpha)
+                self._box = (1 - alpha) * self._box + alpha * nearest
         return TrackedFace(self._box.copy(), detected=True)
+
+    def _settle(self, frame: np.ndarray, box: np.ndarray, rounds: int = 4) -> np.ndarray:
+        """Start from the box the windowed search (used from now on) converges to on this
+        frame, so a still face does not jump when tracking takes over."""
+        for _ in range(rounds):
+            windowed = detect_faces(frame, self.cascade, near=box)
+            if len(windowed) == 0 or np.array_equal(windowed[0], box):
+                break
+            box = windowed[0]
+        return box

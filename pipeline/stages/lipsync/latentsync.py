@@ -210,7 +210,8 @@ def run_latentsync(job: StageRun, settings: LatentSyncSettings, project_root: Pa
     length) and ``telemetry`` (the runner's per-frame sidecar JSON). Metrics: the sidecar's
     summary (no per-frame lists).
     """
-    from ...media import frame_count, probe
+    from ...media import probe
+    from ...media.filters import frame_count
 
     lipsync = job.params["lipsync"]
     version = str(lipsync.get("checkpoint", "1.6"))
@@ -296,14 +297,15 @@ def prepare(job: StageRun, checkout: Checkout, project_root: Path, voice: Path, 
     }
     args_file = own / "args.json"
     args_file.write_text(json.dumps(args, indent=1), encoding="utf-8")
-    env = _child_env(own, project_root)
+    env = child_env(own, project_root)
     cmd = [str(checkout.python), "-m", RUNNER_MODULE, str(args_file)]
     return Invocation(cmd=cmd, cwd=checkout.root, env=env, args_file=args_file, log=own / "latentsync.log",
                       output=output, telemetry=telemetry, temp_dir=temp_dir)
 
 
-def _child_env(own: Path, project_root: Path) -> dict[str, str]:
-    """alpha's `pipeline` package alone on PYTHONPATH (a folder holding only a link to it, so
+def child_env(own: Path, project_root: Path) -> dict[str, str]:
+    """The environment of a process in LatentSync's Python that imports alpha's runner:
+    alpha's `pipeline` package alone on PYTHONPATH (a folder holding only a link to it, so
     nothing else of alpha's environment shadows LatentSync's packages), unbuffered output,
     bytecode cached outside the checkout, and an `ffmpeg` on PATH if there is none."""
     from ...media import ffmpeg_exe
@@ -421,24 +423,17 @@ class _Progress:
 def _kill_group(proc: subprocess.Popen) -> None:
     """SIGTERM the runner's process group (LatentSync and its ffmpeg children), SIGKILL what
     is left after a grace period, and reap the runner."""
+    pgid = proc.pid  # start_new_session: the runner leads its own process group
     try:
-        pgid = os.getpgid(proc.pid)
+        os.killpg(pgid, signal.SIGTERM)
+        deadline = time.monotonic() + KILL_GRACE_S
+        while time.monotonic() < deadline and _group_alive(pgid):
+            proc.poll()  # reap the leader as soon as it exits, so the group can empty
+            time.sleep(0.05)
+        if _group_alive(pgid):
+            os.killpg(pgid, signal.SIGKILL)
     except ProcessLookupError:
-        pgid = None
-    if pgid is not None:
-        for sig, grace in ((signal.SIGTERM, KILL_GRACE_S), (signal.SIGKILL, None)):
-            try:
-                os.killpg(pgid, sig)
-            except ProcessLookupError:
-                break
-            if grace is None:
-                break
-            deadline = time.monotonic() + grace
-            while time.monotonic() < deadline and _group_alive(pgid):
-                time.sleep(0.05)
-                proc.poll()
-            if not _group_alive(pgid):
-                break
+        pass
     try:
         proc.wait(timeout=10)
     except subprocess.TimeoutExpired:

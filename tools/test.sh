@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Set up .venv with everything the tests use, then run them (extra arguments go to pytest).
+# Also runs the restore engine's tests on what LatentSync's own environment has
+# (Python 3.10, numpy 1.26, opencv 4.9), since that code runs inside LatentSync's process.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+python3 -m venv .venv
+pip=(.venv/bin/pip install --quiet --disable-pip-version-check)
+# torch first and pinned: the CPU build; an unpinned torch would pull a multi-GB CUDA build.
+"${pip[@]}" torch==2.13.0
+"${pip[@]}" -e '.[flux,test]'
+
+status=0
+.venv/bin/pytest "$@" || status=$?
+
+if command -v python3.10 >/dev/null 2>&1; then
+    python3.10 -m venv .venv-latentsync
+    .venv-latentsync/bin/pip install --quiet --disable-pip-version-check \
+        numpy==1.26.4 opencv-python-headless==4.9.0.80 scipy==1.11.4 pytest
+    # --noconftest: these tests need only the island itself, not the CLI's dependencies.
+    .venv-latentsync/bin/python -m pytest --noconftest -q -p no:cacheprovider tests/restore || status=$?
+else
+    echo "python3.10 not found: skipped the restore tests on LatentSync's Python/numpy/opencv" >&2
+fi
+exit $status
