@@ -25,6 +25,7 @@ def still_to_video(
     fps: float = 25,
     size: Size | None = None,
     crf: int = 18,
+    preset: str = "medium",
     progress: Progress | None = None,
 ) -> None:
     """Encode one image as silent H.264 yuv420p at `fps`, round(duration × fps) frames.
@@ -38,7 +39,7 @@ def still_to_video(
     # image forever instead of failing.
     vf = f"tpad=stop=-1:stop_mode=clone,{fit(size)},{TO_YUV420}"
     done = run(["-framerate", rate(fps), "-i", image, "-map", "0:v:0", "-vf", vf,
-                "-frames:v", str(total), *x264_args(crf), "-y", out],
+                "-frames:v", str(total), *x264_args(crf, preset), "-y", out],
                out=out, total=total, progress=progress)
     if done != total:
         out.unlink(missing_ok=True)
@@ -53,6 +54,7 @@ def loop_video(
     fps: float = 25,
     size: Size | None = None,
     crf: int = 18,
+    preset: str = "medium",
     progress: Progress | None = None,
 ) -> None:
     """Re-encode the first video stream of `video` as silent H.264 yuv420p at `fps`, exactly
@@ -66,9 +68,9 @@ def loop_video(
     total = frame_count(duration, fps)
     # The header's duration may be the audio's, so a short cut falls back to looping.
     long_enough = probe(video).duration >= total / frame_rate(fps)
-    if long_enough and _cut(video, out, total, fps, size, crf, progress) == total:
+    if long_enough and _cut(video, out, total, fps, size, crf, preset, progress) == total:
         return
-    _ping_pong(video, out, total, fps, size, crf, progress)
+    _ping_pong(video, out, total, fps, size, crf, preset, progress)
 
 
 def ping_pong_index(k: int, n: int) -> int:
@@ -77,15 +79,15 @@ def ping_pong_index(k: int, n: int) -> int:
     return pos if cycle % 2 == 0 else n - 1 - pos
 
 
-def _cut(video, out: Path, total: int, fps: float, size: Size | None, crf: int,
+def _cut(video, out: Path, total: int, fps: float, size: Size | None, crf: int, preset: str,
          progress: Progress | None) -> int:
     """Encode the first `total` frames; returns how many there were."""
     vf = f"fps={rate(fps)},{fit(size)},{TO_YUV420}"
     return run(["-i", video, "-map", "0:v:0", "-vf", vf, "-frames:v", str(total),
-                *x264_args(crf), "-y", out], out=out, total=total, progress=progress)
+                *x264_args(crf, preset), "-y", out], out=out, total=total, progress=progress)
 
 
-def _ping_pong(video, out: Path, total: int, fps: float, size: Size | None, crf: int,
+def _ping_pong(video, out: Path, total: int, fps: float, size: Size | None, crf: int, preset: str,
                progress: Progress | None) -> None:
     """Spool up to `total` source frames (raw yuv420p, output size) to a scratch file beside
     `out`, then feed the encoder in ping-pong order by seeking in it: one frame in memory,
@@ -100,7 +102,7 @@ def _ping_pong(video, out: Path, total: int, fps: float, size: Size | None, crf:
         n = spool.tell() // frame_bytes
         if n == 0:
             raise MediaError(f"no video frames decoded from {video}")
-        with _RawEncoder(out, "yuv420p", frame_size, fps, crf, vf="null") as encoder:
+        with _RawEncoder(out, "yuv420p", frame_size, fps, crf, preset, vf="null") as encoder:
             for k in range(total):
                 spool.seek(ping_pong_index(k, n) * frame_bytes)
                 encoder.write(spool.read(frame_bytes))
@@ -127,13 +129,13 @@ class _RawEncoder:
     kills the child and removes `out`.
     """
 
-    def __init__(self, out: Path, pix_fmt: str, size: Size, fps: float, crf: int,
+    def __init__(self, out: Path, pix_fmt: str, size: Size, fps: float, crf: int, preset: str,
                  vf: str) -> None:
         check_even(*size)
         self.out = out
         self._child = Ffmpeg(
             ["-f", "rawvideo", "-pix_fmt", pix_fmt, "-s", f"{size[0]}x{size[1]}",
-             "-framerate", rate(fps), "-i", "-", "-vf", vf, *x264_args(crf), "-y", out],
+             "-framerate", rate(fps), "-i", "-", "-vf", vf, *x264_args(crf, preset), "-y", out],
             feed=True)
 
     def __enter__(self):
@@ -171,12 +173,13 @@ class FrameWriter(_RawEncoder):
     """
 
     def __init__(self, out: str | os.PathLike, width: int, height: int, fps: float,
-                 crf: int = 18, progress: Progress | None = None, *, total: int = 0) -> None:
+                 crf: int = 18, progress: Progress | None = None, *, total: int = 0,
+                 preset: str = "medium") -> None:
         self.width, self.height = width, height
         self.frames = 0
         self._progress = progress
         self._total = total
-        super().__init__(Path(out), "rgb24", (width, height), fps, crf, vf=TO_YUV420)
+        super().__init__(Path(out), "rgb24", (width, height), fps, crf, preset, vf=TO_YUV420)
 
     def __enter__(self) -> FrameWriter:
         return self

@@ -57,7 +57,12 @@ def fit(size: tuple[int, int] | None) -> str:
             f":flags=lanczos+accurate_rnd,crop={w}:{h},setsar=1")
 
 
-def x264_args(crf: int) -> list[str]:
-    """Output options for silent H.264 yuv420p video."""
-    return ["-an", "-c:v", "libx264", "-preset", "medium", "-crf", str(crf),
+X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
+
+
+def x264_args(crf: int, preset: str = "medium") -> list[str]:
+    """Output options for silent H.264 yuv420p video (`preset`: one of X264_PRESETS)."""
+    if preset not in X264_PRESETS:
+        raise ValueError(f"unknown x264 preset {preset!r}")
+    return ["-an", "-c:v", "libx264", "-preset", preset, "-crf", str(crf),
             "-threads", str(X264_THREADS), *COLOUR_ARGS, *BITEXACT_ARGS]

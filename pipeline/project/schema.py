@@ -98,6 +98,10 @@ class VideoSettings(Strict):
     width: int = Field(1280, ge=16, le=7680, multiple_of=2)
     height: int = Field(720, ge=16, le=4320, multiple_of=2)
     crf: int = Field(20, ge=0, le=51)
+    # x264's speed/size trade-off; the quality is set by crf. veryfast keeps a 1080p preview
+    # render real-time on two cores, slower presets make smaller files of the same quality.
+    preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower",
+                    "veryslow"] = "veryfast"
 
 
 class ProofSettings(Strict):

@@ -72,7 +72,7 @@ def write_proofs(upstream: dict[str, Path], times: list[float], restore: dict,
         outputs[proof_name("face", seconds)] = _write_png(
             out_dir, proof_name("face", seconds),
             cv2.warpAffine(final, affine, (width, height), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE))
-        original = frame_at(upstream["lipsync.original"], moment)
+        original = _frame(upstream["lipsync.original"], moment)
         crop = frame_at(upstream["lipsync.crops"], moment)
         inner = synthetic_inner_mask((height, width))
         stock = Restorer("alpha", inner, blur=0, erode=0, seam_stats=False)
@@ -81,6 +81,17 @@ def write_proofs(upstream: dict[str, Path], times: list[float], restore: dict,
                                labels=("stock alpha paste-back", f"{restore['blend']} (this episode)"))
         outputs[proof_name("compare", seconds)] = _write_png(out_dir, proof_name("compare", seconds), panel)
     return outputs, {"clamped_to_end": clamped, "no_face_at": without_face}
+
+
+def _frame(path: Path, seconds: float) -> np.ndarray:
+    """The frame at `seconds` of a video, or the still image a still source was rendered from."""
+    import cv2
+
+    from ..media import frame_at
+
+    if path.suffix == ".png":
+        return cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+    return frame_at(path, seconds)
 
 
 def _load_track(path: Path | None) -> dict | None:

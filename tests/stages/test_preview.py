@@ -27,7 +27,7 @@ def job(tmp_path: Path, source: Path, voice: Path, *, kind: str = "image", blend
     work.mkdir()
     params = {"lipsync": {"backend": "preview", "checkpoint": "1.6", "drift": 0.08},
               "source": {"kind": kind},
-              "video": {"fps": FPS, "width": size, "height": size, "crf": 18},
+              "video": {"fps": FPS, "width": size, "height": size, "crf": 18, "preset": "veryfast"},
               "restore": {"blend": blend, "blur": 8, "erode": 8}}
     return StageRun("ep", params, {"audio.voice": voice}, {"source.media": source}, work,
                     lambda done, total: None, tmp_path, ProjectSettings())
@@ -55,19 +55,21 @@ def test_preview_animates_the_tracked_face_and_keeps_the_rest(media, tmp_path):
         assert track["affines"].shape == (50, 2, 3) and track["found"].all()
         # A still source gives a still face: the smoothed alignment does not jitter.
         assert np.abs(np.diff(track["affines"], axis=0)).max() < 1e-3
-    originals = list(read_frames(result.outputs["original"]))
+    assert result.outputs["original"].suffix == ".png"  # a still source stays one lossless frame
+    still = next(read_frames(result.outputs["original"]))
     rendered = list(read_frames(result.outputs["video"]))
     crops = list(read_frames(result.outputs["crops"]))
-    assert len(originals) == len(rendered) == len(crops) == 50
+    assert len(rendered) == len(crops) == 50
+    originals = [still] * 50
     change = [np.abs(r.astype(int) - o.astype(int)).mean(axis=2) for r, o in zip(rendered, originals)]
     # The image corners are far from the face: the paste-back leaves them alone, so they
-    # differ by one more H.264 generation only, while the face changes far more.
+    # differ from the lossless still by the H.264 encode only, while the mouth changes far more.
     corner = max(c[:40, :40].mean() for c in change)
     with np.load(result.outputs["track"]) as track:
         inverse = cv2.invertAffineTransform(track["affines"][0].astype(np.float64))
     mouth_x, mouth_y = (inverse @ np.array([210.0, 316.0, 1.0])).astype(int)
     mouth = max(c[mouth_y - 6:mouth_y + 6, mouth_x - 12:mouth_x + 12].mean() for c in change)
-    assert corner < 2.0 and mouth > 5 * corner
+    assert corner < 4.0 and mouth > 10 * corner
     # The mouth moves with the voice: crops differ more between loud and quiet frames than
     # between two quiet ones.
     motion = [np.abs(crops[i].astype(int) - crops[0].astype(int)).mean() for i in range(50)]
@@ -79,8 +81,9 @@ def test_frames_without_a_face_keep_their_pixels_and_are_counted(media, tmp_path
     assert result.metrics["faces_missed"] == 50
     assert result.metrics["restore"] is None
     assert "crops" not in result.outputs
-    for rendered, original in zip(read_frames(result.outputs["video"]), read_frames(result.outputs["original"])):
-        assert np.abs(rendered.astype(int) - original.astype(int)).mean() < 1.5  # only the re-encode
+    original = next(read_frames(result.outputs["original"]))
+    for rendered in read_frames(result.outputs["video"]):
+        assert np.abs(rendered.astype(int) - original.astype(int)).mean() < 1.5  # only the encode
 
 
 def test_preview_follows_a_moving_face_in_a_video_source(media, tmp_path):

@@ -52,7 +52,7 @@ class LipsyncStage(Stage):
         video = job.params["video"]
         encode = loop_video if job.params["source"]["kind"] == "video" else still_to_video
         encode(source, out, duration=duration, fps=video["fps"], size=(video["width"], video["height"]),
-               crf=video["crf"], progress=job.progress)
+               crf=video["crf"], preset=video["preset"], progress=job.progress)
         return StageResult({"video": out}, {"duration": duration})
 
 

@@ -5,8 +5,8 @@ the config that belongs to it, makes the 25 fps input clip LatentSync wants, the
 
     <latentsync python> -m pipeline.stages.lipsync.runner <work>/latentsync/args.json
 
-with the working directory at the checkout root and alpha's package (alone) prepended to
-PYTHONPATH. The runner (:mod:`pipeline.stages.lipsync.runner`) patches LatentSync in memory —
+with the working directory at the checkout root and a minimal view of alpha's package
+(:func:`child_env`) prepended to PYTHONPATH. The runner (:mod:`pipeline.stages.lipsync.runner`) patches LatentSync in memory —
 no file of the checkout is touched — and runs ``scripts/inference.py`` with the same flags as
 ``python -m scripts.inference``. Its output is one silent H.264 encode; the mux stage adds the
 original audio. Only this module spawns LatentSync.
@@ -304,22 +304,33 @@ def prepare(job: StageRun, checkout: Checkout, project_root: Path, voice: Path, 
 
 
 def child_env(own: Path, project_root: Path) -> dict[str, str]:
-    """The environment of a process in LatentSync's Python that imports alpha's runner:
-    alpha's `pipeline` package alone on PYTHONPATH (a folder holding only a link to it, so
-    nothing else of alpha's environment shadows LatentSync's packages), unbuffered output,
-    bytecode cached outside the checkout, and an `ffmpeg` on PATH if there is none."""
+    """The environment of a process in LatentSync's Python that imports alpha's runner.
+
+    PYTHONPATH gets one folder holding a minimal view of alpha's package: the real
+    ``pipeline/__init__.py`` (version only), ``pipeline/restore`` and the runner, linked, under
+    empty ``stages`` and ``stages/lipsync`` package files. So ``-m pipeline.stages.lipsync.runner``
+    imports exactly what the runner needs (numpy, OpenCV, scipy), none of alpha's other
+    dependencies (pydantic, ...), and nothing of alpha's site-packages can shadow LatentSync's.
+    Also: unbuffered output, no bytecode written, and an `ffmpeg` on PATH if there is none.
+    """
     from ...media import ffmpeg_exe
 
-    package = Path(__file__).resolve().parents[3]  # .../pipeline
-    pypath = own / "pythonpath"
-    pypath.mkdir(exist_ok=True)
-    link = pypath / "pipeline"
-    if not link.exists():
-        link.symlink_to(package, target_is_directory=True)
+    package = Path(__file__).resolve().parents[2]  # .../pipeline
+    view = own / "pythonpath" / "pipeline"
+    (view / "stages" / "lipsync").mkdir(parents=True, exist_ok=True)
+    for name in ("stages/__init__.py", "stages/lipsync/__init__.py"):
+        (view / name).write_text('"""A view of alpha\'s package for the LatentSync runner."""\n')
+    for name in ("__init__.py", "restore", "stages/lipsync/runner"):
+        link = view / name
+        if not link.is_symlink():
+            link.symlink_to(package / name, target_is_directory=(package / name).is_dir())
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(pypath), *filter(None, [env.get("PYTHONPATH")])])
+    env["PYTHONPATH"] = os.pathsep.join([str(view.parent), *filter(None, [env.get("PYTHONPATH")])])
     env["PYTHONUNBUFFERED"] = "1"
-    env["PYTHONPYCACHEPREFIX"] = str(project_root / ".alpha" / "cache" / "pycache-latentsync")
+    # Read the environment's existing bytecode but write none: the checkout stays untouched
+    # (a PYTHONPYCACHEPREFIX would recompile all of torch and diffusers once per folder).
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    env.pop("PYTHONPYCACHEPREFIX", None)
     if shutil.which("ffmpeg", path=env.get("PATH")) is None:
         bin_dir = own / "bin"
         bin_dir.mkdir(exist_ok=True)
@@ -410,7 +421,7 @@ class _Progress:
             return
         self.fraction[parts[1]] = min(1.0, done / total) if total > 0 else 0.0
         overall = sum(self.weights[name] * value for name, value in self.fraction.items())
-        done_frames = min(self.frames, int(overall * self.frames))
+        done_frames = min(self.frames, int(round(overall * self.frames, 6)))
         if done_frames != self.last:
             self.last = done_frames
             self.callback(done_frames, self.frames)

@@ -11,13 +11,14 @@ Crops: h×w×3 uint8 RGB in LatentSync's crop space (1.6: 560×420). Loudness: f
 
 from __future__ import annotations
 
+import itertools
 import time
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from ...media import FrameWriter, audio_envelope, loop_video, probe, read_frames, still_to_video
+from ...media import FrameWriter, audio_envelope, loop_video, probe, read_frames
 from ...media.filters import frame_count
 from ...restore import Restorer, synthetic_inner_mask
 from ..base import StageResult, StageRun
@@ -112,10 +113,18 @@ def run_preview(job: StageRun) -> StageResult:
     duration = probe(voice).duration
     total = frame_count(duration, fps)
 
-    original = job.work / "original.mp4"
-    encode = loop_video if params["source"]["kind"] == "video" else still_to_video
-    encode(job.upstream["source.media"], original, duration=duration, fps=fps, size=(width, height),
-           crf=video["crf"])
+    source = job.upstream["source.media"]
+    if params["source"]["kind"] == "video":
+        original = job.work / "original.mp4"
+        loop_video(source, original, duration=duration, fps=fps, size=(width, height), crf=video["crf"],
+                   preset=video["preset"])
+        frames_in = read_frames(original)
+    else:
+        # A still is decoded once (fitted as the encoders fit it) and stays lossless for proofs.
+        still = next(read_frames(source, size=(width, height)))
+        original = job.work / "original.png"
+        cv2.imwrite(str(original), cv2.cvtColor(still, cv2.COLOR_RGB2BGR))
+        frames_in = itertools.repeat(still, total)
     openness = smooth_loudness(_fit(audio_envelope(voice, fps), total))
 
     tracker = FaceTracker()
@@ -126,9 +135,10 @@ def run_preview(job: StageRun) -> StageResult:
     detected = np.zeros(total, bool)
     out_video, crops_video = job.work / "lipsync.mp4", job.work / "crops.mp4"
     frames = 0
-    with FrameWriter(out_video, width, height, fps, crf=video["crf"], progress=job.progress,
-                     total=total) as writer, _CropWriter(crops_video, fps) as crops:
-        for index, frame in enumerate(read_frames(original)):
+    with FrameWriter(out_video, width, height, fps, crf=video["crf"], preset=video["preset"],
+                     progress=job.progress, total=total) as writer, \
+            _CropWriter(crops_video, fps, video["preset"]) as crops:
+        for index, frame in enumerate(frames_in):
             if index >= total:
                 break
             frames += 1
@@ -178,8 +188,8 @@ class _CropWriter:
     """Writes each frame's generated crop (black where no face was found) to a video,
     opened lazily because the crop size is known only once a face is."""
 
-    def __init__(self, out: Path, fps: float):
-        self.out, self.fps = out, fps
+    def __init__(self, out: Path, fps: float, preset: str):
+        self.out, self.fps, self.preset = out, fps, preset
         self.frames = 0
         self._pending = 0
         self._writer: FrameWriter | None = None
@@ -196,7 +206,8 @@ class _CropWriter:
                 self._writer.write(self._blank)
             return
         if self._writer is None:
-            self._writer = FrameWriter(self.out, crop.shape[1], crop.shape[0], self.fps, crf=CROPS_CRF)
+            self._writer = FrameWriter(self.out, crop.shape[1], crop.shape[0], self.fps, crf=CROPS_CRF,
+                                       preset=self.preset)
             self._writer.__enter__()
             self._blank = np.zeros_like(crop)
             for _ in range(self._pending):

@@ -9,6 +9,7 @@ parser reads the flags, its ``__main__`` block loads the config and calls ``main
 from __future__ import annotations
 
 import json
+import os
 import runpy
 import sys
 from typing import List, Optional
@@ -31,7 +32,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 2
     run = RunnerState(args)
     targets = hooks.install(run)
-    print(f"alpha runner: patched {', '.join(targets)}", flush=True)
+    print(f"alpha runner (pid {os.getpid()}): patched {', '.join(targets)}", flush=True)
     sys.argv = ["scripts/inference.py", *args["argv"]]
     try:
         runpy.run_module("scripts.inference", run_name="__main__", alter_sys=True)

@@ -62,15 +62,18 @@ class RunnerState:
         self.started = time.monotonic()
         self.phase_seconds: Dict[str, float] = {}
         self._phase_start: Dict[str, float] = {}
+        self._phase_end: Optional[float] = None
 
     # -- progress ------------------------------------------------------------------------
 
     def progress(self, phase: str, done: int, total: int) -> None:
         now = time.monotonic()
         if phase not in self._phase_start:
-            self._phase_start[phase] = now
-        if done >= total:
+            # A phase starts where the one before it ended (inference reports per chunk).
+            self._phase_start[phase] = self._phase_end if self._phase_end is not None else now
+        if done >= total and phase not in self.phase_seconds:
             self.phase_seconds[phase] = round(now - self._phase_start[phase], 3)
+            self._phase_end = now
         elif now - self._last_progress < 0.2:
             return
         self._last_progress = now
