@@ -196,8 +196,9 @@ def test_modified_output_is_detected_and_rerendered(demo):
     proof.write_bytes(b"not a png any more")
     status = json.loads(run_alpha("-C", str(demo), "status", "--json").stdout)
     ep01 = next(e for e in status["episodes"] if e["id"] == "ep01-hello")
-    assert [r["kind"] for r in ep01["reasons"]] == ["output"]
-    assert ep01["reasons"][0]["field"] == "proof.frame@2s"
+    # On the `none` backend the frames at 2 s and 5 s are identical: one store object for both.
+    assert {(r["kind"], r["field"]) for r in ep01["reasons"]} == {("output", "proof.frame@2s"),
+                                                                  ("output", "proof.frame@5s")}
     code, report = render_json(demo)
     assert report["episodes"][0]["id"] == "ep01-hello" and report["episodes"][0]["ran"] == ["proof"]
     # Episodes whose frames look the same share that store object; the re-render repaired it
