@@ -114,6 +114,14 @@ def proof(
 
 
 @app.command()
+def doctor(ctx: typer.Context, project: Optional[Path] = ProjectOption) -> None:
+    """Say what this machine can and cannot render (ffmpeg, LatentSync, checkpoints, GPU)."""
+    from .commands.doctor import doctor as run
+
+    _run(run, _project(ctx, project))
+
+
+@app.command()
 def accept(ctx: typer.Context, episodes: List[str] = typer.Argument(..., help="Episode ids."),
            project: Optional[Path] = ProjectOption) -> None:
     """Record episodes' current inputs as rendered, without rendering (cosmetic edits)."""

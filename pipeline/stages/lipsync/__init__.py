@@ -38,14 +38,17 @@ class LipsyncStage(Stage):
                          checkpoint=checkpoint)
 
     def run(self, job: StageRun) -> StageResult:
-        from ...media import loop_video, probe, still_to_video
         backend = job.params["lipsync"]["backend"]
         if backend == "preview":
             from .preview import run_preview
 
             return run_preview(job)
         if backend == "latentsync":
-            raise NotImplementedError("the latentsync backend is not wired yet")
+            from .latentsync import run_latentsync
+
+            return run_latentsync(job, job.settings.latentsync, job.root)
+        from ...media import loop_video, probe, still_to_video
+
         duration = probe(job.inputs["audio.voice"]).duration
         source = job.upstream["source.media"]
         out = job.work / "lipsync.mp4"

@@ -6,8 +6,8 @@ the config that belongs to it, makes the 25 fps input clip LatentSync wants, the
     <latentsync python> -m pipeline.stages.lipsync.runner <work>/latentsync/args.json
 
 with the working directory at the checkout root and a minimal view of alpha's package
-(:func:`child_env`) prepended to PYTHONPATH. The runner (:mod:`pipeline.stages.lipsync.runner`) patches LatentSync in memory —
-no file of the checkout is touched — and runs ``scripts/inference.py`` with the same flags as
+(:func:`child_env`) prepended to PYTHONPATH. The runner (:mod:`pipeline.stages.lipsync.runner`)
+patches LatentSync in memory — no file of the checkout is touched — and runs ``scripts/inference.py`` with the same flags as
 ``python -m scripts.inference``. Its output is one silent H.264 encode; the mux stage adds the
 original audio. Only this module spawns LatentSync.
 """
@@ -31,13 +31,16 @@ from ..base import StageResult, StageRun
 from .runner import ARGS_VERSION, EXIT_NO_FRAMES, PHASES, PROGRESS_PREFIX
 
 LATENTSYNC_FPS = 25
-# The input clip is an intermediate LatentSync decodes once: keep it near-lossless.
+# The input clip is an intermediate LatentSync decodes once: near-lossless, made quickly.
 INPUT_CRF = 10
+INPUT_PRESET = "veryfast"
 # data.resolution each published release was trained at (configs/unet/stage2*.yaml).
 RELEASE_RESOLUTION = {"1.5": 256, "1.6": 512}
 # Minimum VRAM per the LatentSync README, in GB, by resolution.
 VRAM_GB_BY_RESOLUTION = {256: 8, 512: 18}
 REPOSITORY = "https://github.com/bytedance/LatentSync"
+# Temporal smoothing of the alignment matrices: Gaussian sigma in frames (0 turns it off).
+SMOOTHING_SIGMA = 2.0
 LOG_TAIL_LINES = 30
 KILL_GRACE_S = 5.0
 RUNNER_MODULE = "pipeline.stages.lipsync.runner"
@@ -259,7 +262,7 @@ def prepare(job: StageRun, checkout: Checkout, project_root: Path, voice: Path, 
     clip = own / "input.mp4"
     source = job.upstream["source.media"]
     make = loop_video if job.params.get("source", {}).get("kind") == "video" else still_to_video
-    make(source, clip, duration=duration, fps=LATENTSYNC_FPS, size=size, crf=INPUT_CRF)
+    make(source, clip, duration=duration, fps=LATENTSYNC_FPS, size=size, crf=INPUT_CRF, preset=INPUT_PRESET)
 
     output = work / "lipsync.mp4"
     telemetry = work / "lipsync.telemetry.json"
@@ -289,11 +292,11 @@ def prepare(job: StageRun, checkout: Checkout, project_root: Path, voice: Path, 
         "output": str(output),
         "telemetry": str(telemetry),
         "encode": {"fps_in": rate(LATENTSYNC_FPS),
-                   "output_args": ["-vf", vf, *x264_args(int(video["crf"]))]},
+                   "output_args": ["-vf", vf, *x264_args(int(video["crf"]), video.get("preset", "medium"))]},
         "restore": {"blend": restore.get("blend", "poisson"), "blur": int(restore.get("blur", 0)),
                     "erode": int(restore.get("erode", 0))},
         "mask_image": str(checkout.mask_image),
-        "smoothing": {"sigma": 2.0},
+        "smoothing": {"sigma": SMOOTHING_SIGMA},
     }
     args_file = own / "args.json"
     args_file.write_text(json.dumps(args, indent=1), encoding="utf-8")

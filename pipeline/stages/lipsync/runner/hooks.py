@@ -215,21 +215,22 @@ def _fill_value(align_restore) -> Tuple[float, float, float]:
 
 # -- 3. generation -------------------------------------------------------------------------
 
-def _paste_surrounding_pixels_back(decoded_latents, pixel_values, masks, device, weight_dtype):
+def _capture(decoded_latents) -> None:
     run = state()
     run.raw_crops.extend(tensors.batch_signed_to_uint8(decoded_latents))
     run.frames_generated = len(run.raw_crops)
     run.progress("infer", min(run.frames_generated, run.frames_target), run.frames_target)
-    original = run.originals["LipsyncPipeline.paste_surrounding_pixels_back"]
+
+
+def _paste_surrounding_pixels_back(decoded_latents, pixel_values, masks, device, weight_dtype):
+    _capture(decoded_latents)
+    original = state().originals["LipsyncPipeline.paste_surrounding_pixels_back"]
     return original(decoded_latents, pixel_values, masks, device, weight_dtype)
 
 
 def _paste_method(self, decoded_latents, pixel_values, masks, device, weight_dtype):
-    run = state()
-    run.raw_crops.extend(tensors.batch_signed_to_uint8(decoded_latents))
-    run.frames_generated = len(run.raw_crops)
-    run.progress("infer", min(run.frames_generated, run.frames_target), run.frames_target)
-    original = run.originals["LipsyncPipeline.paste_surrounding_pixels_back"]
+    _capture(decoded_latents)
+    original = state().originals["LipsyncPipeline.paste_surrounding_pixels_back"]
     return original(self, decoded_latents, pixel_values, masks, device, weight_dtype)
 
 

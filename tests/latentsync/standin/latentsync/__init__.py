@@ -1,0 +1,1 @@
+"""STAND-IN for LatentSync's `latentsync` package (tests only; see ../README.md). Not LatentSync."""

@@ -1,0 +1,251 @@
+"""The latentsync backend end to end, against the stand-in checkout (see standin/README.md).
+
+One full run (a jittery clip with face-less frames, checkpoint 1.5, poisson paste-back) is
+shared by most tests; a second covers a still image with 1.6, alpha paste-back and 30 fps.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from pipeline.errors import Failure, UserError
+from pipeline.media import ffmpeg_exe, probe, read_frames
+from pipeline.stages.lipsync.latentsync import run_latentsync
+
+from .conftest import FACELESS, H, VOICE_SECONDS, W, copy_checkout, make_job, settings_for, write_voice
+
+pytest.importorskip("torch")  # the stand-in "model" is written with torch (CPU)
+
+SHORT_VOICE = 0.56  # 14 frames: LatentSync makes 16, one chunk
+
+
+def tree_digest(root: Path) -> dict[str, str]:
+    """Every file and folder under root with its content hash (folders: "dir")."""
+    found = {}
+    for path in sorted(root.rglob("*")):
+        rel = str(path.relative_to(root))
+        found[rel] = "dir" if path.is_dir() else hashlib.sha256(path.read_bytes()).hexdigest()
+    return found
+
+
+def recording_ffmpeg(folder: Path) -> tuple[Path, Path]:
+    """An `ffmpeg` for PATH that logs its arguments, then runs the real one."""
+    folder.mkdir(parents=True, exist_ok=True)
+    calls = folder / "calls.log"
+    script = folder / "ffmpeg"
+    script.write_text(f'#!/bin/sh\necho "$@" >> "{calls}"\nexec "{ffmpeg_exe()}" "$@"\n')
+    script.chmod(0o755)
+    return folder, calls
+
+
+def args_of(job) -> dict:
+    return json.loads((job.work / "latentsync" / "args.json").read_text())
+
+
+def flag(argv: list[str], name: str) -> str:
+    return argv[argv.index(name) + 1]
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory, media) -> SimpleNamespace:
+    """One render of the clip (24 frames, face-less 8–10, jittered) to a 1.2 s voice."""
+    tmp = tmp_path_factory.mktemp("run")
+    checkout = copy_checkout(tmp / "LatentSync")
+    before = tree_digest(checkout)
+    bin_dir, calls = recording_ffmpeg(tmp / "bin")
+    progress: list[tuple[int, int]] = []
+    job = make_job(tmp / "work", media["clip"], media["voice"], kind="video", checkpoint="1.5",
+                   blend="poisson", steps=2, progress=lambda done, total: progress.append((done, total)))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
+        result = run_latentsync(job, settings_for(checkout), tmp)
+    telemetry = json.loads(result.outputs["telemetry"].read_text())
+    return SimpleNamespace(tmp=tmp, checkout=checkout, before=before, calls=calls, job=job,
+                           result=result, telemetry=telemetry, progress=progress,
+                           log=(job.work / "latentsync" / "latentsync.log").read_text())
+
+
+def test_launches_runner_in_checkout_with_the_checkpoints_own_config(run, media):
+    argv = args_of(run.job)["argv"]
+    assert flag(argv, "--unet_config_path") == "configs/unet/stage2.yaml"
+    assert flag(argv, "--inference_ckpt_path") == "checkpoints/latentsync-1.5/latentsync_unet.pt"
+    assert flag(argv, "--inference_steps") == "2"
+    encode = args_of(run.job)["encode"]["output_args"]
+    assert encode[encode.index("-crf") + 1] == "18" and encode[encode.index("-preset") + 1] == "veryfast"
+    assert float(flag(argv, "--guidance_scale")) == 1.5
+    assert flag(argv, "--seed") == "1247"
+    assert "--enable_deepcache" not in argv
+    assert Path(flag(argv, "--audio_path")) == media["voice"].resolve()
+    work = run.job.work.resolve()
+    for name in ("--temp_dir", "--video_path", "--video_out_path"):
+        assert Path(flag(argv, name)).is_relative_to(work), name
+    # LatentSync's own parser read the flags, in the checkout, through our runner module.
+    first = run.log.splitlines()[0]
+    assert first.startswith(f"$ (cd {run.checkout} && {sys.executable} -m pipeline.stages.lipsync.runner ")
+    assert f"Stand-in working directory: {run.checkout}" in run.log
+    assert "Loaded checkpoint path: checkpoints/latentsync-1.5/latentsync_unet.pt" in run.log
+    assert "alpha runner (pid" in run.log
+
+
+def test_checkout_is_not_modified(run):
+    assert tree_digest(run.checkout) == run.before
+
+
+def test_frames_without_a_face_keep_their_pixels_and_are_counted(run):
+    faces = run.telemetry["faces"]
+    assert faces["missed"] == len(FACELESS)
+    assert faces["missed_source_frames"] == list(FACELESS)
+    assert faces["kept_original_output_frames"] == len(FACELESS)
+    assert run.result.metrics["faces"]["missed"] == len(FACELESS)
+    source = list(read_frames(run.job.work / "latentsync" / "input.mp4"))
+    output = list(read_frames(run.result.outputs["video"]))
+    for k in range(len(output)):
+        diff = np.abs(source[k].astype(int) - output[k].astype(int))
+        if k in FACELESS:
+            assert diff.max() < 40 and diff.mean() < 2.0, k   # only the codec's noise
+        else:
+            assert diff.max() > 100, k                        # the generated mouth
+
+
+def test_alignment_matrices_are_smoothed(run):
+    smoothing = run.telemetry["smoothing"]
+    assert smoothing["method"] == "centred-gaussian"
+    assert smoothing["cuts"] == []
+    assert smoothing["jitter_smoothed_px"] < 0.4 * smoothing["jitter_raw_px"]
+    matrices = run.telemetry["matrices"]
+    assert [k for k, m in enumerate(matrices["raw"]) if m is None] == list(FACELESS)
+    assert len(matrices["smoothed"]) == len(matrices["raw"]) == 30
+    assert all(m is not None and len(m) == 6 for m in matrices["smoothed"])
+
+
+def test_one_encode_and_latentsyncs_own_encode_and_mux_skipped(run):
+    out = run.result.outputs["video"]
+    assert out == run.job.work / "lipsync.mp4"
+    info = probe(out)
+    assert (info.video_codec, info.audio_codec, info.width, info.height) == ("h264", None, W, H)
+    assert info.fps == 25 and abs(info.duration - VOICE_SECONDS) < 0.02
+    frames = run.telemetry["frames"]
+    assert frames["written"] == 30 and frames["generated"] == 32 and frames["dropped"] == 2
+    assert run.telemetry["latentsync_reencode"] == "skipped"
+    # The `ffmpeg` on PATH (LatentSync's) only answered its install check: no re-encode of
+    # the input into ./temp, no crf 13 write, no crf 18 re-encode + 16 kHz mux.
+    calls = run.calls.read_text().splitlines()
+    assert calls and all(call == "-version" for call in calls), calls
+    temp = Path(flag(args_of(run.job)["argv"], "--temp_dir"))
+    assert not (temp / "video.mp4").exists() and not (temp / "audio.wav").exists()
+    assert not Path(flag(args_of(run.job)["argv"], "--video_out_path")).exists()
+
+
+def test_restorer_pastes_the_raw_crops(run):
+    restore = run.telemetry["restore"]
+    assert restore["blend"] == "poisson" and (restore["blur"], restore["erode"]) == (0, 0)
+    assert restore["frames"] == 30 - len(FACELESS)
+    assert restore["fallbacks"] == 0
+    assert run.telemetry["raw_crops"] is True
+    assert "Restorer blend=poisson" in run.log
+    assert run.result.metrics["restore"]["blend"] == "poisson"
+
+
+def test_telemetry_sidecar_and_metrics(run):
+    sidecar = run.result.outputs["telemetry"]
+    assert sidecar.parent == run.job.work and sidecar.is_file()
+    per_frame = run.telemetry["per_frame"]
+    assert [r["output_frame"] for r in per_frame] == [k for k in range(30) if k not in FACELESS]
+    assert all("seam_inner" in r and "fallback" in r for r in per_frame)
+    metrics = run.result.metrics
+    assert metrics["checkpoint"] == "1.5" and metrics["resolution"] == 256
+    assert "per_frame" not in json.dumps(metrics) and "matrices" not in metrics
+    json.dumps(metrics)  # JSON-able, for the lock
+
+
+def test_progress_reaches_the_end(run):
+    assert run.progress[-1] == (30, 30)
+    dones = [done for done, _ in run.progress]
+    assert dones == sorted(dones) and len(dones) >= 3
+
+
+def test_still_image_16_alpha_blend_30fps(tmp_path, media, run):
+    checkout = copy_checkout(tmp_path / "LatentSync")
+    voice = write_voice(tmp_path / "short.wav", seconds=SHORT_VOICE)  # one 16-frame chunk
+    job = make_job(tmp_path / "work", media["still"], voice, kind="image", checkpoint="1.6",
+                   blend="alpha", fps=30, steps=1, deepcache=True)
+    result = run_latentsync(job, settings_for(checkout), tmp_path)
+    argv = args_of(job)["argv"]
+    assert flag(argv, "--unet_config_path") == "configs/unet/stage2_512.yaml"
+    assert flag(argv, "--inference_ckpt_path") == "checkpoints/latentsync-1.6/latentsync_unet.pt"
+    assert "--enable_deepcache" in argv
+    info = probe(result.outputs["video"])
+    assert info.fps == 30 and abs(info.duration - SHORT_VOICE) < 0.04
+    telemetry = json.loads(result.outputs["telemetry"].read_text())
+    assert telemetry["faces"]["missed"] == 0
+    assert telemetry["matrices"]["crop_wh"] == [420, 560]
+    assert telemetry["restore"]["blend"] == "alpha"
+    # alpha with blur=erode=0 keeps the model's colour drift as a step at the mask edge;
+    # poisson takes it away.
+    assert telemetry["restore"]["seam_inner_mean"] > 4 * run.telemetry["restore"]["seam_inner_mean"]
+    # Distinct episodes (work folders) get distinct temp dirs.
+    assert flag(argv, "--temp_dir") != flag(args_of(run.job)["argv"], "--temp_dir")
+
+
+# -- errors ------------------------------------------------------------------------------
+
+def test_missing_checkout(tmp_path, media):
+    job = make_job(tmp_path / "work", media["clip"], media["voice"])
+    with pytest.raises(UserError, match=r"LatentSync checkout not found: .*nowhere.*git clone"):
+        run_latentsync(job, settings_for(tmp_path / "nowhere"), tmp_path)
+    with pytest.raises(UserError, match="latentsync.root is not set"):
+        run_latentsync(job, settings_for(None), tmp_path)
+
+
+def test_missing_python_and_checkpoint(tmp_path, checkout, media):
+    job = make_job(tmp_path / "work", media["clip"], media["voice"])
+    with pytest.raises(UserError, match="Python not found"):
+        run_latentsync(job, settings_for(checkout, python=str(tmp_path / "no-python")), tmp_path)
+    (checkout / "checkpoints" / "latentsync-1.5" / "latentsync_unet.pt").unlink()
+    with pytest.raises(UserError, match=r"checkpoint not found: .*latentsync-1.5.*huggingface-cli download"):
+        run_latentsync(job, settings_for(checkout), tmp_path)
+
+
+def test_a_16_checkpoint_never_runs_with_the_256_config(tmp_path, checkout, media):
+    job = make_job(tmp_path / "work", media["clip"], media["voice"], checkpoint="1.6")
+    job.params["lipsync"]["config"] = "configs/unet/stage2.yaml"
+    wrong = {"1.6": {"config": "configs/unet/stage2.yaml",
+                     "checkpoint": "checkpoints/latentsync-1.6/latentsync_unet.pt", "resolution": 512}}
+    with pytest.raises(UserError, match=r"data.resolution 256.*needs 512.*never run with the 256 config"):
+        run_latentsync(job, settings_for(checkout, **wrong), tmp_path)
+    assert list(job.work.iterdir()) == []  # refused before anything was made or spawned
+
+
+def test_process_dying_mid_run_is_a_failure_with_its_log_and_no_output(tmp_path, checkout, media, monkeypatch):
+    monkeypatch.setenv("STANDIN_CRASH_AT_CHUNK", "1")
+    job = make_job(tmp_path / "work", media["clip"], media["voice"])
+    with pytest.raises(Failure) as caught:
+        run_latentsync(job, settings_for(checkout), tmp_path)
+    message = str(caught.value)
+    assert "killed by signal 9" in message and "simulated crash at chunk 1" in message
+    assert not (job.work / "lipsync.mp4").exists()
+    assert not (job.work / "lipsync.telemetry.json").exists()
+
+
+def test_interrupt_kills_the_process_group_and_leaves_no_output(tmp_path, checkout, media):
+    def interrupt(done, total):
+        raise KeyboardInterrupt
+
+    job = make_job(tmp_path / "work", media["clip"], media["voice"], progress=interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        run_latentsync(job, settings_for(checkout), tmp_path)
+    log = (job.work / "latentsync" / "latentsync.log").read_text()
+    pid = int(re.search(r"alpha runner \(pid (\d+)\)", log).group(1))
+    with pytest.raises(ProcessLookupError):
+        os.killpg(pid, 0)
+    assert not (job.work / "lipsync.mp4").exists()
+    assert not (job.work / "lipsync.telemetry.json").exists()
