@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import UserError
+from .gcpause import gc_paused
 from .plan.hashing import HashCache
 from .plan.lock import Lock, read_lock
 from .plan.plan import EpisodePlan, plan_project
@@ -31,7 +32,8 @@ class Workspace:
         return list(dict.fromkeys(names))
 
     def plan(self, names: list[str] | None = None, force: bool = False) -> list[EpisodePlan]:
-        plans = plan_project(self.project, self.lock, self.hashes, self.select(names), force)
+        with gc_paused():
+            plans = plan_project(self.project, self.lock, self.hashes, self.select(names), force)
         self.hashes.save()
         return plans
 
@@ -42,7 +44,8 @@ def open_workspace(project_dir: Path | None) -> Workspace:
         root = project_dir.resolve()
         if not (root / "alpha.yaml").is_file():
             raise UserError(f"{root} has no alpha.yaml")
-    project = load_project(root)
-    lock = read_lock(project.lock_path)
-    hashes = HashCache(root, project.state_dir / "cache" / "hashes.json")
+    with gc_paused():
+        project = load_project(root)
+        lock = read_lock(project.lock_path)
+        hashes = HashCache(root, project.state_dir / "cache" / "hashes.json")
     return Workspace(project, lock, hashes)

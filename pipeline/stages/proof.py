@@ -9,12 +9,14 @@ a heat-map of their difference. Images are PNG, RGB.
 from __future__ import annotations
 
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from ..project.model import Project
 from ..project.schema import Episode
 from .base import Stage, StageResult, StageRun, StageSpec
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def proof_name(kind: str, seconds: float) -> str:
@@ -44,6 +46,7 @@ def write_proofs(upstream: dict[str, Path], times: list[float], restore: dict,
     `lipsync.crops` and `lipsync.track` when the backend tracked a face.
     """
     import cv2
+    import numpy as np
 
     from ..media import frame_at, probe
     from ..restore import Restorer, synthetic_inner_mask
@@ -95,6 +98,8 @@ def _frame(path: Path, seconds: float) -> np.ndarray:
 
 
 def _load_track(path: Path | None) -> dict | None:
+    import numpy as np
+
     if path is None:
         return None
     with np.load(path) as data:
