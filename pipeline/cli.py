@@ -114,6 +114,25 @@ def proof(
 
 
 @app.command()
+def deploy(
+    ctx: typer.Context,
+    target: Optional[str] = typer.Option(None, "--target", metavar="NAME",
+                                         help="Target from alpha.yaml (default: deploy.default, or the only one)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="List what would be uploaded, deleted and switched; write nothing."),
+    rollback: bool = typer.Option(False, "--rollback", help="Point current back to the previous release."),
+    as_json: bool = JsonFlag,
+    verify: bool = typer.Option(True, "--verify/--no-verify", help="Check the live site at the target's url after the switch."),
+    rollback_on_failure: bool = typer.Option(False, "--rollback-on-failure",
+                                             help="Switch back at once when verification fails."),
+    project: Optional[Path] = ProjectOption,
+) -> None:
+    """Publish the built site: a complete new release, then an atomic switch of `current`."""
+    from .commands.deploy import deploy as run
+
+    _run(run, _project(ctx, project), target, dry_run, rollback, as_json, verify, rollback_on_failure)
+
+
+@app.command()
 def doctor(ctx: typer.Context, project: Optional[Path] = ProjectOption) -> None:
     """Say what this machine can and cannot render (ffmpeg, LatentSync, checkpoints, GPU)."""
     from .commands.doctor import doctor as run

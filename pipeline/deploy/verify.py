@@ -1,0 +1,188 @@
+"""After the switch, check the live site over HTTP: the build id, changed pages, a Range request
+on a video (Safari refuses video from servers that ignore Range) and the feed."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+MAX_PAGES = 20
+MAX_VIDEOS = 3
+TAIL = 64 * 1024   # the Range request asks for the last bytes: they prove the whole file landed
+USER_AGENT = "alpha-deploy-verify"
+
+
+@dataclass
+class Check:
+    kind: str      # "build", "page", "range", "feed"
+    url: str
+    ok: bool
+    detail: str
+
+    def as_json(self) -> dict:
+        return {"kind": self.kind, "url": self.url, "ok": self.ok, "detail": self.detail}
+
+
+@dataclass
+class Verification:
+    url: str
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(check.ok for check in self.checks)
+
+    @property
+    def failures(self) -> list[Check]:
+        return [check for check in self.checks if not check.ok]
+
+    def summary(self) -> str:
+        kinds: dict[str, list[Check]] = {}
+        for check in self.checks:
+            kinds.setdefault(check.kind, []).append(check)
+        parts = []
+        for kind, checks in kinds.items():
+            good = sum(c.ok for c in checks)
+            label = {"build": "build id", "page": "pages 200", "range": "Range 206", "feed": "feed parses"}[kind]
+            parts.append(f"{label} {good}/{len(checks)}" if len(checks) > 1 else
+                         f"{label} {'ok' if good else 'FAILED'}")
+        return ", ".join(parts)
+
+    def as_json(self) -> dict:
+        return {"url": self.url, "ok": self.ok, "checks": [c.as_json() for c in self.checks]}
+
+
+@dataclass(frozen=True)
+class Video:
+    path: str
+    size: int
+    source: Path | None = None   # the local file, to compare the bytes served
+
+
+def page_url(base: str, path: str) -> str:
+    """`episodes/x/index.html` is served (and linked) as `episodes/x/`."""
+    if path == "index.html":
+        return base
+    if path.endswith("/index.html"):
+        path = path[: -len("index.html")]
+    return base + urllib.parse.quote(path)
+
+
+def verify(base: str, build_id: str, pages: list[str], videos: list[Video], feeds: list[str],
+           token: str, timeout: float = 15.0, attempts: int = 3) -> Verification:
+    base = base if base.endswith("/") else base + "/"
+    result = Verification(base)
+    result.checks.append(_check_build(base, build_id, token, timeout, attempts))
+    for path in pages[:MAX_PAGES]:
+        result.checks.append(_check_page(page_url(base, path), timeout))
+    for video in videos[:MAX_VIDEOS]:
+        result.checks.append(_check_range(base + urllib.parse.quote(video.path), video, timeout))
+    for path in feeds:
+        result.checks.append(_check_feed(base + urllib.parse.quote(path), timeout))
+    return result
+
+
+def _get(url: str, timeout: float, headers: dict[str, str] | None = None) -> tuple[int, dict, bytes]:
+    request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, "Cache-Control": "no-cache",
+                                                   **(headers or {})})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, dict(response.headers.items()), response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers.items()) if exc.headers else {}, b""
+
+
+def _check_build(base: str, build_id: str, token: str, timeout: float, attempts: int) -> Check:
+    # The query string gets past caches that would answer with the previous build.json.
+    url = f"{base}build.json?deploy={urllib.parse.quote(token)}"
+    detail = ""
+    for attempt in range(attempts):
+        if attempt:
+            time.sleep(0.5)
+        try:
+            status, _, body = _get(url, timeout)
+        except (OSError, urllib.error.URLError) as exc:
+            detail = f"cannot fetch: {_reason(exc)}"
+            continue
+        if status != 200:
+            detail = f"HTTP {status}"
+            continue
+        try:
+            live = json.loads(body).get("build_id")
+        except (ValueError, AttributeError):
+            detail = "not JSON"
+            continue
+        if live == build_id:
+            return Check("build", url, True, f"build id {build_id}")
+        detail = f"live build id is {live!r}, expected {build_id!r}"
+    return Check("build", url, False, detail)
+
+
+def _check_page(url: str, timeout: float) -> Check:
+    try:
+        status, _, _ = _get(url, timeout)
+    except (OSError, urllib.error.URLError) as exc:
+        return Check("page", url, False, f"cannot fetch: {_reason(exc)}")
+    return Check("page", url, status == 200, f"HTTP {status}")
+
+
+def _check_range(url: str, video: Video, timeout: float) -> Check:
+    if video.size == 0:
+        return Check("range", url, True, "empty file")
+    start = max(0, video.size - TAIL)
+    try:
+        status, headers, body = _get(url, timeout, {"Range": f"bytes={start}-{video.size - 1}"})
+    except (OSError, urllib.error.URLError) as exc:
+        return Check("range", url, False, f"cannot fetch: {_reason(exc)}")
+    if status != 206:
+        return Check("range", url, False, f"HTTP {status} to a Range request (expected 206)")
+    content_range = {k.lower(): v for k, v in headers.items()}.get("content-range", "")
+    expected = f"bytes {start}-{video.size - 1}/{video.size}"
+    if content_range != expected:
+        return Check("range", url, False, f"Content-Range {content_range!r}, expected {expected!r}")
+    if video.source is not None:
+        with open(video.source, "rb") as stream:
+            stream.seek(start)
+            if stream.read() != body:
+                return Check("range", url, False, "the bytes served differ from the built file")
+    return Check("range", url, True, f"206 {content_range}")
+
+
+def _check_feed(url: str, timeout: float) -> Check:
+    try:
+        status, _, body = _get(url, timeout)
+    except (OSError, urllib.error.URLError) as exc:
+        return Check("feed", url, False, f"cannot fetch: {_reason(exc)}")
+    if status != 200:
+        return Check("feed", url, False, f"HTTP {status}")
+    problem = feed_problem(body)
+    return Check("feed", url, problem is None, problem or "parses")
+
+
+def feed_problem(body: bytes) -> str | None:
+    """None when `body` is a feed that parses; else what is wrong with it."""
+    try:
+        import feedparser
+    except ImportError:  # feedparser is a dependency; this keeps a broken install honest
+        import xml.etree.ElementTree as ElementTree
+        try:
+            root = ElementTree.fromstring(body)
+        except ElementTree.ParseError as exc:
+            return f"not well-formed XML: {exc}"
+        return None if root.tag.rsplit("}", 1)[-1] in ("feed", "rss") else f"root element {root.tag}"
+    parsed = feedparser.parse(body)
+    if parsed.get("bozo") and not isinstance(parsed.get("bozo_exception"),
+                                             feedparser.CharacterEncodingOverride):
+        return f"does not parse: {parsed.get('bozo_exception')}"
+    if not parsed.get("version"):
+        return "not an Atom or RSS feed"
+    return None
+
+
+def _reason(exc: Exception) -> str:
+    return str(getattr(exc, "reason", exc))
