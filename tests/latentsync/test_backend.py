@@ -2,6 +2,7 @@
 
 One full run (a jittery clip with face-less frames, checkpoint 1.5, poisson paste-back) is
 shared by most tests; a second covers a still image with 1.6, alpha paste-back and 30 fps.
+The proof inputs it hands back (original, crops, track) are checked down to write_proofs.
 """
 
 from __future__ import annotations
@@ -14,18 +15,21 @@ import sys
 from pathlib import Path
 from types import SimpleNamespace
 
+import cv2
 import numpy as np
 import pytest
 
 from pipeline.errors import Failure, UserError
 from pipeline.media import ffmpeg_exe, probe, read_frames
 from pipeline.stages.lipsync.latentsync import run_latentsync
+from pipeline.stages.proof import proof_name, write_proofs
 
 from .conftest import FACELESS, H, VOICE_SECONDS, W, copy_checkout, make_job, settings_for, write_voice
 
 pytest.importorskip("torch")  # the stand-in "model" is written with torch (CPU)
 
 SHORT_VOICE = 0.56  # 14 frames: LatentSync makes 16, one chunk
+OUTPUTS = {"video", "original", "crops", "track", "telemetry"}
 
 
 def tree_digest(root: Path) -> dict[str, str]:
@@ -53,6 +57,21 @@ def args_of(job) -> dict:
 
 def flag(argv: list[str], name: str) -> str:
     return argv[argv.index(name) + 1]
+
+
+def load_track(path: Path) -> dict[str, np.ndarray]:
+    with np.load(path) as data:
+        return {name: data[name] for name in data.files}
+
+
+def check_track(track: dict[str, np.ndarray], frames: int, crop_wh: tuple[int, int]) -> None:
+    """The names, dtypes and shapes the preview backend writes (what write_proofs reads)."""
+    assert set(track) == {"affines", "found", "detected", "fps", "crop_size"}
+    assert track["affines"].dtype == np.float32 and track["affines"].shape == (frames, 2, 3)
+    assert track["found"].dtype == bool and track["found"].shape == (frames,)
+    assert track["detected"].dtype == bool and np.array_equal(track["detected"], track["found"])
+    assert track["fps"].dtype == np.float32 and track["fps"].shape == () and float(track["fps"]) == 25.0
+    assert track["crop_size"].dtype.kind == "i" and tuple(track["crop_size"]) == crop_wh
 
 
 @pytest.fixture(scope="module")
@@ -188,6 +207,15 @@ def test_still_image_16_alpha_blend_30fps(tmp_path, media, run):
     telemetry = json.loads(result.outputs["telemetry"].read_text())
     assert telemetry["faces"]["missed"] == 0
     assert telemetry["matrices"]["crop_wh"] == [420, 560]
+    # Proof inputs at 25 fps whatever the episode's rate, at 1.6's crop size.
+    assert set(result.outputs) == OUTPUTS
+    assert result.outputs["original"] == job.work.resolve() / "latentsync" / "input.mp4"
+    track = load_track(result.outputs["track"])
+    check_track(track, 14, (420, 560))
+    assert track["found"].all()
+    crops = probe(result.outputs["crops"])
+    assert (crops.video_codec, crops.width, crops.height, crops.fps) == ("h264", 420, 560, 25)
+    assert len(list(read_frames(result.outputs["crops"]))) == 14
     assert telemetry["restore"]["blend"] == "alpha"
     # alpha with blur=erode=0 keeps the model's colour drift as a step at the mask edge;
     # poisson takes it away.
@@ -232,8 +260,8 @@ def test_process_dying_mid_run_is_a_failure_with_its_log_and_no_output(tmp_path,
         run_latentsync(job, settings_for(checkout), tmp_path)
     message = str(caught.value)
     assert "killed by signal 9" in message and "simulated crash at chunk 1" in message
-    assert not (job.work / "lipsync.mp4").exists()
-    assert not (job.work / "lipsync.telemetry.json").exists()
+    for name in ("lipsync.mp4", "lipsync.telemetry.json", "crops.mp4", "track.npz"):
+        assert not (job.work / name).exists(), name
 
 
 def test_interrupt_kills_the_process_group_and_leaves_no_output(tmp_path, checkout, media):
@@ -247,5 +275,70 @@ def test_interrupt_kills_the_process_group_and_leaves_no_output(tmp_path, checko
     pid = int(re.search(r"alpha runner \(pid (\d+)\)", log).group(1))
     with pytest.raises(ProcessLookupError):
         os.killpg(pid, 0)
-    assert not (job.work / "lipsync.mp4").exists()
-    assert not (job.work / "lipsync.telemetry.json").exists()
+    for name in ("lipsync.mp4", "lipsync.telemetry.json", "crops.mp4", "track.npz"):
+        assert not (job.work / name).exists(), name
+
+
+# -- proof inputs: original, crops, track --------------------------------------------------
+
+def test_proof_outputs_are_frame_for_frame_with_the_input_clip(run):
+    outputs = run.result.outputs
+    assert set(outputs) == OUTPUTS
+    work = run.job.work.resolve()
+    assert outputs["original"] == work / "latentsync" / "input.mp4"
+    assert Path(flag(args_of(run.job)["argv"], "--video_path")) == outputs["original"]
+    assert (outputs["crops"], outputs["track"]) == (work / "crops.mp4", work / "track.npz")
+    track = load_track(outputs["track"])
+    check_track(track, 30, (210, 280))
+    crops = probe(outputs["crops"])
+    assert (crops.video_codec, crops.audio_codec, crops.width, crops.height, crops.fps) == ("h264", None, 210, 280, 25)
+    encode = args_of(run.job)["crops"]["output_args"]
+    assert encode[encode.index("-crf") + 1] == "12" and encode[encode.index("-preset") + 1] == "veryfast"
+    assert len(list(read_frames(outputs["crops"]))) == 30
+    assert len(list(read_frames(outputs["original"]))) == 30
+    assert run.telemetry["frames"]["crops"] == 30
+    # The smoothed matrices that were used for paste-back (output frame k is source frame k).
+    smoothed = np.array(run.telemetry["matrices"]["smoothed"]).reshape(-1, 2, 3)
+    face = track["found"]
+    assert np.allclose(track["affines"][face], smoothed[:30][face], atol=1e-3)
+    assert not np.array_equal(track["affines"][face], np.array(
+        [m for m in run.telemetry["matrices"]["raw"] if m is not None]).reshape(-1, 2, 3))
+
+
+def test_a_frame_without_a_face_is_not_found_and_gets_a_black_crop(run):
+    track = load_track(run.result.outputs["track"])
+    assert [k for k in range(30) if not track["found"][k]] == list(FACELESS)
+    assert not track["affines"][list(FACELESS)].any()
+    crops = list(read_frames(run.result.outputs["crops"]))
+    originals = list(read_frames(run.result.outputs["original"]))
+    w, h = (int(v) for v in track["crop_size"])
+    for k, crop in enumerate(crops):
+        if k in FACELESS:
+            assert crop.max() <= 2, k
+            continue
+        assert crop.mean() > 60, k
+        # The crop is registered with its matrix: the original warped by it matches best.
+        def diff(dx: float) -> float:
+            affine = track["affines"][k].astype(np.float64) + [[0, 0, dx], [0, 0, 0]]
+            warped = cv2.warpAffine(originals[k], affine, (w, h), flags=cv2.INTER_LINEAR,
+                                    borderMode=cv2.BORDER_REPLICATE)
+            return float(np.abs(warped.astype(int) - crop.astype(int)).mean())
+        assert diff(0) < 20 and diff(0) < diff(-8) and diff(0) < diff(8), k
+
+
+def test_write_proofs_works_on_the_latentsync_outputs(run, tmp_path):
+    outputs = run.result.outputs
+    upstream = {"mux.video": outputs["video"], **{f"lipsync.{name}": outputs[name]
+                                                   for name in ("original", "crops", "track")}}
+    faceless = FACELESS[1] / 25  # 0.36 s
+    times = [0.2, faceless, 1.0]
+    images, metrics = write_proofs(upstream, times, run.job.params["restore"], tmp_path)
+    assert metrics == {"clamped_to_end": [], "no_face_at": [faceless]}
+    assert set(images) == {proof_name(kind, t) for t in times for kind in ("frame", "face", "compare")} - {
+        proof_name("face", faceless), proof_name("compare", faceless)}
+    for t in (0.2, 1.0):
+        face = cv2.imread(str(images[proof_name("face", t)]))
+        assert face.shape == (280, 210, 3)
+        compare = cv2.imread(str(images[proof_name("compare", t)]))
+        assert compare is not None and compare.shape[0] >= 280 and compare.std() > 10
+    assert cv2.imread(str(images[proof_name("frame", faceless)])).shape == (H, W, 3)

@@ -13,7 +13,7 @@ from ..base import Stage, StageResult, StageRun, StageSpec
 
 class LipsyncStage(Stage):
     name = "lipsync"
-    version = 1
+    version = 2
     upstream = ("source",)
 
     def spec(self, episode: Episode, project: Project) -> StageSpec:

@@ -9,7 +9,9 @@ with the working directory at the checkout root and a minimal view of alpha's pa
 (:func:`child_env`) prepended to PYTHONPATH. The runner (:mod:`pipeline.stages.lipsync.runner`)
 patches LatentSync in memory — no file of the checkout is touched — and runs ``scripts/inference.py`` with the same flags as
 ``python -m scripts.inference``. Its output is one silent H.264 encode; the mux stage adds the
-original audio. Only this module spawns LatentSync.
+original audio. For the proof stage it also hands back, as the preview backend does, the frames
+the paste-back went into (the 25 fps input clip), the generated crop of every frame (a crops
+video) and the matrices used for paste-back (track.npz). Only this module spawns LatentSync.
 """
 
 from __future__ import annotations
@@ -204,14 +206,33 @@ class Invocation:
     output: Path
     telemetry: Path
     temp_dir: Path
+    original: Path        # the 25 fps input clip: the frames LatentSync pasted into
+    crops: Path
+    track: Path
+
+    @property
+    def products(self) -> tuple[Path, ...]:
+        """The files the runner writes (all removed when the run fails)."""
+        return (self.output, self.telemetry, self.crops, self.track)
 
 
 def run_latentsync(job: StageRun, settings: LatentSyncSettings, project_root: Path) -> StageResult:
-    """Lip-sync `job` with LatentSync; returns the silent video and the runner's telemetry.
+    """Lip-sync `job` with LatentSync; returns the silent video, the proof inputs and the
+    runner's telemetry.
 
-    Outputs: ``video`` (silent H.264 at the episode's size, fps and crf, exactly the voice's
-    length) and ``telemetry`` (the runner's per-frame sidecar JSON). Metrics: the sidecar's
-    summary (no per-frame lists).
+    Outputs (names as the preview backend's, so the proof stage reads either):
+
+    * ``video``: silent H.264 at the episode's size, fps and crf, exactly the voice's length;
+    * ``original``: the 25 fps input clip LatentSync decoded, the frames it pasted into;
+    * ``crops``: H.264 (crf ``CROPS_CRF``, the episode's preset, 25 fps) of every output
+      frame's raw generated crop at the crop size (1.6: 420×560, 1.5: 210×280) as the Restorer
+      received it, black where the frame has no face;
+    * ``track``: track.npz with ``affines`` (N×2×3 float32, the smoothed frame→crop matrices
+      used for paste-back, zeros where no face), ``found`` and ``detected`` (N bool),
+      ``fps`` (float32, 25) and ``crop_size`` ((w, h) int);
+    * ``telemetry``: the runner's per-frame sidecar JSON.
+
+    Metrics: the sidecar's summary (no per-frame lists).
     """
     from ...media import probe
     from ...media.filters import frame_count
@@ -231,20 +252,25 @@ def run_latentsync(job: StageRun, settings: LatentSyncSettings, project_root: Pa
     frames = frame_count(duration, LATENTSYNC_FPS)
     invocation = prepare(job, checkout, project_root, voice, duration, frames)
     started = time.monotonic()
+    for path in invocation.products:
+        path.unlink(missing_ok=True)  # nothing stale can pass for this run's output
     try:
         _run_child(invocation, job.progress, frames)
-        if not invocation.output.is_file() or not invocation.telemetry.is_file():
-            raise Failure(f"LatentSync finished but left no {'video' if not invocation.output.is_file() else 'telemetry'}"
-                          f"; its log ends with:\n{_tail(invocation.log)}")
+        for name, path in (("video", invocation.output), ("telemetry", invocation.telemetry),
+                           ("crops video", invocation.crops), ("track", invocation.track)):
+            if not path.is_file():
+                raise Failure(f"LatentSync finished but left no {name}; its log ends with:\n{_tail(invocation.log)}")
         telemetry = json.loads(invocation.telemetry.read_text(encoding="utf-8"))
     except BaseException:
-        invocation.output.unlink(missing_ok=True)
-        invocation.telemetry.unlink(missing_ok=True)
+        for path in invocation.products:
+            path.unlink(missing_ok=True)
         raise
     metrics = summary(telemetry)
     metrics.update(checkpoint=version, resolution=checkout.resolution, duration=duration,
                    seconds=round(time.monotonic() - started, 3))
-    return StageResult({"video": invocation.output, "telemetry": invocation.telemetry}, metrics)
+    outputs = {"video": invocation.output, "original": invocation.original, "crops": invocation.crops,
+               "track": invocation.track, "telemetry": invocation.telemetry}
+    return StageResult(outputs, metrics)
 
 
 def prepare(job: StageRun, checkout: Checkout, project_root: Path, voice: Path, duration: float,
@@ -252,6 +278,7 @@ def prepare(job: StageRun, checkout: Checkout, project_root: Path, voice: Path, 
     """Make the input clip and the args file; return how to launch the runner."""
     from ...media import ffmpeg_exe, loop_video, still_to_video
     from ...media.filters import TO_YUV420, rate, x264_args
+    from .preview import CROPS_CRF
 
     video = job.params["video"]
     size = (int(video["width"]), int(video["height"]))
@@ -266,6 +293,8 @@ def prepare(job: StageRun, checkout: Checkout, project_root: Path, voice: Path, 
 
     output = work / "lipsync.mp4"
     telemetry = work / "lipsync.telemetry.json"
+    crops = work / "crops.mp4"
+    track = work / "track.npz"
     fps_out = video["fps"]
     vf = TO_YUV420 if float(fps_out) == LATENTSYNC_FPS else f"fps={rate(fps_out)},{TO_YUV420}"
     lipsync = job.params["lipsync"]
@@ -293,6 +322,10 @@ def prepare(job: StageRun, checkout: Checkout, project_root: Path, voice: Path, 
         "telemetry": str(telemetry),
         "encode": {"fps_in": rate(LATENTSYNC_FPS),
                    "output_args": ["-vf", vf, *x264_args(int(video["crf"]), video.get("preset", "medium"))]},
+        # Proof inputs: the crops at 25 fps, frame for frame with the input clip and the track.
+        "crops": {"output": str(crops),
+                  "output_args": ["-vf", TO_YUV420, *x264_args(CROPS_CRF, video.get("preset", "medium"))]},
+        "track": str(track),
         "restore": {"blend": restore.get("blend", "poisson"), "blur": int(restore.get("blur", 0)),
                     "erode": int(restore.get("erode", 0))},
         "mask_image": str(checkout.mask_image),
@@ -303,7 +336,8 @@ def prepare(job: StageRun, checkout: Checkout, project_root: Path, voice: Path, 
     env = child_env(own, project_root)
     cmd = [str(checkout.python), "-m", RUNNER_MODULE, str(args_file)]
     return Invocation(cmd=cmd, cwd=checkout.root, env=env, args_file=args_file, log=own / "latentsync.log",
-                      output=output, telemetry=telemetry, temp_dir=temp_dir)
+                      output=output, telemetry=telemetry, temp_dir=temp_dir, original=clip, crops=crops,
+                      track=track)
 
 
 def child_env(own: Path, project_root: Path) -> dict[str, str]:

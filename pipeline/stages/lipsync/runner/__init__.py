@@ -18,6 +18,8 @@ with the flags alpha chose. The hooks (see :mod:`.hooks`):
   :class:`pipeline.restore.Restorer` with the episode's restore settings;
 * the final frames stream into ONE ffmpeg encoder; LatentSync's own imageio encode, its
   ffmpeg re-encode and its 16 kHz mux never run (alpha muxes the original audio later);
+* for alpha's proofs, the crop each frame's paste-back received streams into a second
+  encoder and the matrices used are written to ``track.npz`` (as the preview backend does);
 * telemetry goes to a sidecar JSON.
 
 Constraints of that process: Python 3.10, numpy 1.26, OpenCV 4.9. Modules of this package

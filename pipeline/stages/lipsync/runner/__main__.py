@@ -3,7 +3,7 @@
 Reads the args file alpha wrote, installs the hooks (:mod:`.hooks`), then runs LatentSync's
 ``scripts/inference.py`` as ``python -m scripts.inference <flags>`` would — its own argparse
 parser reads the flags, its ``__main__`` block loads the config and calls ``main(config, args)``
-— and finally writes the telemetry sidecar. Exit status 0 only when the encoder finished.
+— and finally writes the track (track.npz) and the telemetry sidecar. Exit status 0 only when the encoder finished.
 """
 
 from __future__ import annotations
@@ -39,12 +39,15 @@ def main(argv: Optional[List[str]] = None) -> int:
     except hooks.LatentSyncDone:
         pass
     except BaseException:
-        run.sink.abort()
+        run.abort()
         raise
     else:
-        run.sink.abort()
+        run.abort()
         print("error: LatentSync returned without handing its frames to write_video", file=sys.stderr)
         return EXIT_NO_FRAMES
+    track = run.write_track()
+    if track:
+        print(f"alpha runner: track written to {track}", flush=True)
     run.write_telemetry(args["telemetry"])
     print(f"alpha runner: telemetry written to {args['telemetry']}", flush=True)
     return 0

@@ -25,10 +25,13 @@ call flow of ``LipsyncPipeline.__call__`` (bytedance/LatentSync a229c39) and wha
    blend/blur/erode and the inner mask from LatentSync's mask.png. The Restorer therefore
    sees generated pixels, original frame and the generated region, and corrects both seams
    (the crop rectangle and the in-crop mask edge). Each result is written at once to the one
-   encoder; a light token stands in for the frame stack LatentSync would hold.
+   encoder; a light token stands in for the frame stack LatentSync would hold. Alongside,
+   the crop the Restorer received (black for a frame without a face) streams into a second
+   encoder (the crops video) and the matrix it pasted with is kept (track.npz): what alpha's
+   proof stage needs for its face crops and before/after comparisons.
 5. ``write_video(path, frames, fps)`` — module attribute of lipsync_pipeline. Stock: imageio
    encode (crf 13), then LatentSync writes 16 kHz audio and shells out to ffmpeg to re-encode
-   (crf 18) and mux. Hook: finishes our encoder (exact frame count) and raises
+   (crf 18) and mux. Hook: finishes our encoders (exact frame count) and raises
    :class:`LatentSyncDone`, which unwinds ``__call__`` before the audio write and the ffmpeg
    command; the runner treats it as success. alpha muxes the original audio later.
 """
@@ -259,6 +262,7 @@ def _restore_video(self, faces, video_frames, boxes, affine_matrices):
         if k is not None and run.raw_matrices[k] is None:
             out = frame
             run.face_missing_output += 1
+            run.record(None, None)
         else:
             run.current_shot = run.shots[k] if k is not None else 0
             run.current_output = i
@@ -266,6 +270,7 @@ def _restore_video(self, faces, video_frames, boxes, affine_matrices):
             x1, y1, x2, y2 = (int(v) for v in boxes[i])
             crop = cv2.resize(crop, (x2 - x1, y2 - y1), interpolation=cv2.INTER_CUBIC)
             out = self.image_processor.restorer.restore_img(frame, crop, affine_matrices[i])
+            run.record(crop, tensors.matrix(affine_matrices[i]))
         run.sink.write(out)
         run.progress("restore", min(i + 1, total), total)
     run.raw_crops = []
@@ -293,6 +298,7 @@ def _write_video(video_output_path, video_frames, fps=25, *args, **kwargs):
     if abs(float(fps) - float(num) / float(den or 1)) > 1e-6:
         raise RuntimeError(f"LatentSync wrote its frames at {fps} fps; the runner expected {expected}")
     run.sink.finish()
+    run.finish_track()
     run.reencode_skipped = True
     print(f"alpha runner: {run.sink.written} frames encoded once to {run.sink.out}; LatentSync's "
           f"write to {video_output_path}, its re-encode and its 16 kHz mux are skipped", flush=True)

@@ -1,4 +1,5 @@
-"""What one run of the runner knows: its arguments, the encoder, the restorers, telemetry."""
+"""What one run of the runner knows: its arguments, the encoders, the restorers, telemetry,
+and the per-output-frame track (crops video + track.npz) that alpha's proof stage reads."""
 
 from __future__ import annotations
 
@@ -35,6 +36,18 @@ class RunnerState:
         self.mask_path: Optional[str] = args.get("mask_image")
         self.sink = FrameSink(self.ffmpeg, args["output"], self.frames_target, args["encode"]["fps_in"],
                               args["encode"]["output_args"])
+        # The proof outputs: every output frame's raw generated crop (as the Restorer received
+        # it; black without a face) into a second encoder, and the matrices used for paste-back.
+        crops = args.get("crops")
+        self.crop_sink: Optional[FrameSink] = None
+        if crops:
+            self.crop_sink = FrameSink(self.ffmpeg, crops["output"], self.frames_target,
+                                       args["encode"]["fps_in"], crops["output_args"])
+        self.track_path: Optional[str] = args.get("track")
+        self.track_affines: List[np.ndarray] = []
+        self.track_found: List[bool] = []
+        self.track_padded = 0
+        self.tracked = False
         self.originals: Dict[str, Any] = {}
         # Alignment: the matrices LatentSync will hand back to restore_video, by identity.
         self.no_face_ids: set = set()
@@ -113,6 +126,65 @@ class RunnerState:
         self.restored_frames[shot].append(self.current_output)
         return self.restorers[shot]
 
+    # -- the proof track ---------------------------------------------------------------------
+
+    def record(self, crop: Optional[np.ndarray], affine: Optional[np.ndarray]) -> None:
+        """One output frame of the track: the crop the Restorer received and the matrix it
+        pasted with, or None for both where the frame has no face (black crop, zero matrix)."""
+        if self.crop_sink is None and self.track_path is None:
+            return
+        w, h = self.crop_wh or (0, 0)
+        if crop is None or affine is None:
+            self.track_affines.append(np.zeros((2, 3), np.float32))
+            self.track_found.append(False)
+            crop = np.zeros((h, w, 3), np.uint8)
+        else:
+            self.track_affines.append(np.asarray(affine, np.float64).astype(np.float32))
+            self.track_found.append(True)
+            if crop.shape[:2] != (h, w) and w and h:
+                crop = cv2.resize(crop, (w, h), interpolation=cv2.INTER_AREA)
+        if self.crop_sink is not None:
+            self.crop_sink.write(crop)
+
+    def finish_track(self) -> None:
+        """Pad the track to the frame count as the main encoder pads (with its last frame),
+        and close the crops encoder. Without any recorded frame (LatentSync's restore_video
+        was bypassed) there is no track: the crops encoder is discarded."""
+        if not self.track_found:
+            if self.crop_sink is not None:
+                self.crop_sink.abort()
+            return
+        while len(self.track_found) < self.frames_target:
+            self.track_affines.append(self.track_affines[-1])
+            self.track_found.append(self.track_found[-1])
+            self.track_padded += 1
+        del self.track_affines[self.frames_target:], self.track_found[self.frames_target:]
+        if self.crop_sink is not None:
+            self.crop_sink.finish()
+        self.tracked = True
+
+    def write_track(self) -> Optional[str]:
+        """track.npz as the preview backend writes it: affines (N×2×3 float32, zeros where no
+        face), found and detected (N bool), fps (float32), crop_size ((w, h) int)."""
+        if not self.tracked or not self.track_path:
+            return None
+        num, _, den = str(self.args["encode"]["fps_in"]).partition("/")
+        found = np.array(self.track_found, dtype=bool)
+        tmp = f"{self.track_path}.tmp"
+        with open(tmp, "wb") as stream:  # a file object: numpy appends no ".npz"
+            np.savez_compressed(stream, affines=np.stack(self.track_affines).astype(np.float32),
+                                found=found, detected=found.copy(),
+                                fps=np.float32(float(num) / float(den or 1)),
+                                crop_size=np.array(self.crop_wh or (0, 0)))
+        os.replace(tmp, self.track_path)
+        return self.track_path
+
+    def abort(self) -> None:
+        """Kill the encoders and remove their partial files."""
+        self.sink.abort()
+        if self.crop_sink is not None:
+            self.crop_sink.abort()
+
     # -- telemetry -------------------------------------------------------------------------
 
     def telemetry(self) -> Dict[str, Any]:
@@ -138,6 +210,8 @@ class RunnerState:
                 "written": self.sink.written,
                 "padded": self.sink.padded,
                 "dropped": self.sink.dropped,
+                "crops": self.crop_sink.written if self.crop_sink is not None and self.tracked else 0,
+                "track_padded": self.track_padded,
             },
             "faces": {
                 "missed": len(missed),
