@@ -264,6 +264,10 @@ def _resolve_episode(root: Path, document: Located, settings: schema.ProjectSett
     _check_files(root, merged, layers, document, problems)
     before = len(problems)
     episode = _validate(schema.Episode, merged, document, layers, problems)
+    if episode is not None and episode.source.flux.enabled and settings.flux.model is None:
+        where, path = _origin(("source", "flux", "enabled"), document, layers)
+        problems.append(Problem(where.path, where.line_of(path), "source.flux.enabled",
+                                "Flux restyling needs a model: set flux.model in alpha.yaml"))
     return episode if episode is not None and len(problems) == before else None
 
 
