@@ -113,6 +113,30 @@ def proof(
     _run(run, _project(ctx, project), episode, at or [], out)
 
 
+build_app = typer.Typer(no_args_is_help=True, help="Generate outputs from the renders.")
+app.add_typer(build_app, name="build")
+
+
+@build_app.command("site")
+def build_site(ctx: typer.Context,
+               drafts: bool = typer.Option(False, "--drafts", help="Include drafts and future-dated items."),
+               project: Optional[Path] = ProjectOption) -> None:
+    """(Re)generate the static site into site.output."""
+    from .commands.build import build_site as run
+
+    _run(run, _project(ctx, project), drafts)
+
+
+@app.command()
+def serve(ctx: typer.Context, port: int = typer.Option(8000, "--port", "-p", help="Port on 127.0.0.1."),
+          drafts: bool = typer.Option(False, "--drafts", help="Include drafts and future-dated items."),
+          project: Optional[Path] = ProjectOption) -> None:
+    """Preview the site locally, rebuilding and reloading on every change."""
+    from .commands.serve import serve as run
+
+    _run(run, _project(ctx, project), port, drafts)
+
+
 @app.command()
 def deploy(
     ctx: typer.Context,

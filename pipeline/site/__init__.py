@@ -1,0 +1,15 @@
+"""The static site: catalog, episode pages, blog, feeds and sitemap, built from the lock.
+
+    build.py      build_site(): collect content, render pages, link check, swap into place
+    content.py    episodes as the site shows them (from the lock, the plan and the fix stack)
+    posts.py      Markdown posts: front matter, shortcodes and reference links
+    media.py      store files as content-addressed URLs (relative symlinks), derived images
+    feeds.py      Atom feed, sitemap.xml (with the video extension), robots.txt
+    linkcheck.py  every local href/src (and #fragment) must resolve
+    output.py     the in-memory site, its build id, and the double-buffered folders (the spare
+                  beside site/ is brought up to date, writing only what changed, and swapped in)
+    server.py     the preview server (Range requests, symlinks, live reload) and the watcher
+    preview.py    `alpha serve`: build into .alpha/preview, serve, rebuild on change
+
+Nothing is imported here, so that `import pipeline.site.server` stays cheap.
+"""
