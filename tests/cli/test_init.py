@@ -13,8 +13,10 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def test_repo_demo_is_what_init_writes():
+    # The repo's demo manifests, posts and templates are links into the scaffold itself.
     for name, data in scaffold_files().items():
         assert (REPO / name).read_bytes() == data, f"{name} differs from pipeline/demo/project/{name}"
+    assert (REPO / "media/portrait.jpg").read_bytes() == (REPO / "pipeline/demo/assets/portrait.jpg").read_bytes()
 
 
 def test_init_writes_a_valid_project_with_sample_media(tmp_path):
