@@ -508,7 +508,11 @@ def _tail(log: Path, lines: int = LOG_TAIL_LINES) -> str:
 
 
 def summary(telemetry: dict[str, Any]) -> dict[str, Any]:
-    """The sidecar without its per-frame lists: what goes into the lock as metrics."""
+    """The sidecar without its per-frame lists: what goes into the lock as metrics.
+
+    `frames` and `faces_missed` (output frames) have the meaning they have for every backend,
+    so the quality gate and the site read them the same way; the details stay beside them.
+    """
     faces = dict(telemetry.get("faces", {}))
     faces.pop("missed_source_frames", None)
     smoothing = dict(telemetry.get("smoothing", {}))
@@ -516,7 +520,9 @@ def summary(telemetry: dict[str, Any]) -> dict[str, Any]:
     smoothing["cut_count"] = len(cuts)
     return {
         "backend": "latentsync",
-        "frames": telemetry.get("frames"),
+        "frames": (telemetry.get("frames") or {}).get("written"),
+        "faces_missed": faces.get("kept_original_output_frames"),
+        "frame_counts": telemetry.get("frames"),
         "faces": faces,
         "smoothing": smoothing,
         "restore": telemetry.get("restore"),
