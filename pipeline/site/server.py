@@ -188,17 +188,14 @@ class SiteHandler(BaseHTTPRequestHandler):
                 body = self._with_reload(stream.read())
         else:
             body = b"<!doctype html><title>Not found</title><h1>Not found</h1>"
-        self.send_response(HTTPStatus.NOT_FOUND)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-store")
-        self.end_headers()
-        if not head:
-            self.wfile.write(body)
+        self._send_page(HTTPStatus.NOT_FOUND, body, head)
 
     def _error_page(self, message: str, head: bool) -> None:
-        body = self._with_reload(error_page(message) + b"</body>")
-        self.send_response(HTTPStatus.SERVICE_UNAVAILABLE)
+        self._send_page(HTTPStatus.SERVICE_UNAVAILABLE, self._with_reload(error_page(message) + b"</body>"), head)
+
+    def _send_page(self, status: HTTPStatus, body: bytes, head: bool) -> None:
+        """An uncached HTML response (the preview's own pages: 404, build errors)."""
+        self.send_response(status)
         self.send_header("Content-Type", "text/html; charset=utf-8")
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-store")
