@@ -9,7 +9,8 @@ links, and shortcodes that embed an episode's video and proof images.
 
 Then, in the same run and on the same machine, times:
 
-- alpha, cold: the first build (it also makes a poster/thumbnail JPEG per proof image, once);
+- alpha, cold: the first build (display JPEGs of proof images come with the renders, as the
+  proof stage makes them);
 - alpha, full build after an edit: one post changed and the Markdown cache dropped, so every
   post is converted, every page rendered, link-checked and written again (posters, which are
   render outputs, are reused) — the number the target is about;
@@ -160,6 +161,10 @@ def record_renders(root: Path, ids: list[str]) -> None:
         pixels = (np.random.default_rng(seed).random((size[1], size[0], 3)) * 255).astype(np.uint8)
         return cv2.imencode(".png", pixels)[1].tobytes()
 
+    def jpeg(seed: int, size: tuple[int, int]) -> bytes:
+        pixels = (np.random.default_rng(seed).random((size[1], size[0], 3)) * 255).astype(np.uint8)
+        return cv2.imencode(".jpg", pixels)[1].tobytes()
+
     for number, plan in enumerate(plans):
         outputs = {
             "source": {"media": {"path": "media/portrait.jpg", "hash": hash_file(root / "media/portrait.jpg")}},
@@ -168,17 +173,20 @@ def record_renders(root: Path, ids: list[str]) -> None:
             "proof": {},
         }
         outputs["source"]["media"] = put((root / "media/portrait.jpg").read_bytes(), ".jpg")
-        for seconds in (2, 5):
-            outputs["proof"][f"frame@{seconds}s"] = put(png(number * 10 + seconds, (96, 96)), ".png")
-        outputs["proof"]["face@5s"] = put(png(number * 10 + 7, (48, 64)), ".png")
-        outputs["proof"]["compare@5s"] = put(png(number * 10 + 8, (144, 64)), ".png")
+        sizes = {"frame@2s": [96, 96], "frame@5s": [96, 96], "face@5s": [48, 64], "compare@5s": [144, 64]}
+        for index, (name, size) in enumerate(list(sizes.items())):
+            outputs["proof"][name] = put(png(number * 10 + index, tuple(size)), ".png")
+            # The display copies the proof stage renders beside each PNG (see stages/proof.py).
+            for view in ("view", "thumb") if name.startswith("frame@") else ("view",):
+                outputs["proof"][f"{name}:{view}"] = put(jpeg(number * 10 + index, tuple(size)), ".jpg")
+                sizes[f"{name}:{view}"] = size
         metrics = {
             "source": {},
             "lipsync": {"duration": 42.0, "frames": 1050, "faces_missed": int(rng.integers(0, 3)),
                         "restore": {"frames": 1050, "fallbacks": 0, "seam_rect_mean": float(rng.random()),
                                     "seam_inner_mean": float(rng.random()), "seam_temporal_mean": float(rng.random())}},
             "mux": {"duration": 42.0, "width": 640, "height": 640, "fps": 25.0},
-            "proof": {"clamped_to_end": []},
+            "proof": {"clamped_to_end": [], "sizes": sizes},
         }
         stages = {}
         for stage_plan in plan.stages:
@@ -353,7 +361,7 @@ def main() -> int:
         print(f"{content} content pages ({args.episodes} episodes + {args.posts} posts); "
               f"alpha writes {result.pages} HTML pages in all")
         print(f"  {'':<44}{'seconds':>9}{'pages/s':>10}")
-        print(f"  {'alpha, cold (makes the posters, once)':<44}{cold:>9.2f}{content / cold:>10.0f}")
+        print(f"  {'alpha, cold (first build)':<44}{cold:>9.2f}{content / cold:>10.0f}")
         print(f"  {'alpha, full build after an edit (median)':<44}{full:>9.2f}{alpha_rate:>10.0f}")
         print(f"  {'alpha, rebuild with nothing changed':<44}{unchanged:>9.2f}{content / unchanged:>10.0f}")
         for nav, data in mkdocs.items():

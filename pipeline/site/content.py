@@ -180,11 +180,12 @@ def site_episode(project: Project, resolved: ResolvedEpisode, entry: dict[str, A
     stable = media.alias(f"episodes/{resolved.id}/video.mp4", video_output["path"], video_output["hash"], what)
     mux = stages.get("mux") or {}
     metrics = mux.get("metrics") or {}
-    proofs, comparisons, poster_source = _proofs(stages.get("proof") or {}, media, what)
+    proof_stage = stages.get("proof") or {}
+    proofs, comparisons, poster_name = _proofs(proof_stage, media, what)
     poster = thumb = None
-    if poster_source is not None:
-        poster = media.variant(poster_source["path"], poster_source["hash"], "poster", what)
-        thumb = media.variant(poster_source["path"], poster_source["hash"], "thumb", what)
+    if poster_name is not None:
+        poster = _display(proof_stage, poster_name, "view", media, what)
+        thumb = _display(proof_stage, poster_name, "thumb", media, what)
     applying = fix_stacks.of(settings) if fix_stacks is not None else project.fixes_applying_to(settings)
     applying_ids = {fix.id for fix in applying}
     return SiteEpisode(
@@ -201,27 +202,43 @@ def site_episode(project: Project, resolved: ResolvedEpisode, entry: dict[str, A
     )
 
 
+def _display(proof_stage: dict[str, Any], name: str, view: str, media: Media, what: str) -> Image:
+    """The render's own display copy of a proof image, or one made (once) from the original."""
+    outputs = proof_stage.get("outputs") or {}
+    sizes = (proof_stage.get("metrics") or {}).get("sizes") or {}
+    made = outputs.get(f"{name}:{view}")
+    if made is not None:
+        size = sizes.get(f"{name}:{view}")
+        return media.image(made["path"], made["hash"], what, tuple(size) if size else None)
+    original = outputs[name]
+    return media.variant(original["path"], original["hash"], view, what)
+
+
 def _proofs(proof_stage: dict[str, Any], media: Media, what: str):
     images: list[ProofImage] = []
-    poster_source = None
+    poster_name = None
     poster_key = None
+    sizes = (proof_stage.get("metrics") or {}).get("sizes") or {}
     for name, output in (proof_stage.get("outputs") or {}).items():
+        if ":" in name:
+            continue  # a display copy, shown in place of its original
         match = _PROOF_NAME.match(name)
         kind = match["kind"] if match else name
         seconds = float(match["seconds"]) if match else None
-        full = media.image(output["path"], output["hash"], what)
-        view = media.variant(output["path"], output["hash"], "poster", what)
+        size = sizes.get(name)
+        full = media.image(output["path"], output["hash"], what, tuple(size) if size else None)
+        view = _display(proof_stage, name, "view", media, what)
         images.append(ProofImage(name, kind, KIND_LABELS.get(kind, kind.replace("-", " ").replace("_", " ").capitalize()),
                                  seconds, full, view))
         if kind == "frame":
             key = (seconds if seconds is not None else float("inf"), name)
             if poster_key is None or key < poster_key:
-                poster_key, poster_source = key, output
-    if poster_source is None:
+                poster_key, poster_name = key, name
+    if poster_name is None:
         # No full frame: the first image that is not a comparison will do.
         candidates = [(image.seconds or 0.0, image.name) for image in images if image.kind not in COMPARE_KINDS]
         if candidates:
-            poster_source = proof_stage["outputs"][min(candidates)[1]]
+            poster_name = min(candidates)[1]
 
     def grouped(selected: list[ProofImage]) -> list[ProofGroup]:
         times = sorted({image.seconds for image in selected}, key=lambda s: (s is None, s or 0.0))
@@ -234,7 +251,7 @@ def _proofs(proof_stage: dict[str, Any], media: Media, what: str):
 
     proofs = grouped([image for image in images if image.kind not in COMPARE_KINDS])
     comparisons = grouped([image for image in images if image.kind in COMPARE_KINDS])
-    return proofs, comparisons, poster_source
+    return proofs, comparisons, poster_name
 
 
 def quality_figures(stages: dict[str, Any]) -> list[Figure]:

@@ -6,8 +6,9 @@ can serve the old one. The stable per-episode URL (`episodes/<id>/video.mp4`) is
 to the same store file, always the latest render, for links from outside.
 
 Files are not copied: the site holds relative symlinks into `.alpha/store/`, which the deploy
-tool dereferences. Posters and thumbnails (JPEG, much smaller than the PNG proof frames) are
-made once per source image and kept in the store like any other output.
+tool dereferences. The proof stage renders a display JPEG of every proof image (and a
+thumbnail of each frame) beside the PNG; for renders that lack them, the builder makes them
+once and keeps them in the store like any other output.
 """
 
 from __future__ import annotations
@@ -26,8 +27,6 @@ from ..store import Store
 MEDIA_DIR = "media"
 HASH_CHARS = 16  # 64 bits of the content hash name a media URL
 
-# Derived images: name -> (maximum width, JPEG quality).
-VARIANTS = {"thumb": (480, 80), "poster": (1280, 85)}
 _CACHE_FORMAT = 1
 
 
@@ -94,10 +93,10 @@ class Media:
 
     # --- images --------------------------------------------------------------------------
 
-    def image(self, store_path: str, digest: str, what: str) -> Image:
-        """The original image, linked, with its size when it is a PNG."""
+    def image(self, store_path: str, digest: str, what: str, size: tuple[int, int] | None = None) -> Image:
+        """The image, linked, with its size (given, or read when it is a PNG)."""
         path = self.add(store_path, digest, what)
-        width, height = self._size_of(store_path, digest)
+        width, height = size or self._size_of(store_path, digest)
         return Image(path, width, height)
 
     def variant(self, store_path: str, digest: str, variant: str, what: str) -> Image:
@@ -121,23 +120,15 @@ class Media:
     def _make_variant(self, source: Path, variant: str) -> tuple[str, int, int] | None:
         import cv2  # only when a new image must be made
 
-        max_width, quality = VARIANTS[variant]
-        if not os.path.isfile(source):
-            return None
-        pixels = cv2.imread(str(source), cv2.IMREAD_COLOR)
+        from ..media.images import display_jpeg
+
+        pixels = cv2.imread(str(source), cv2.IMREAD_COLOR) if os.path.isfile(source) else None
         if pixels is None:
+            warn(f"{source} is not a readable image; the page links it as it is")
             return None
-        height, width = pixels.shape[:2]
-        if width > max_width:
-            height = max(1, round(height * max_width / width))
-            width = max_width
-            pixels = cv2.resize(pixels, (width, height), interpolation=cv2.INTER_AREA)
-        ok, encoded = cv2.imencode(".jpg", pixels, [cv2.IMWRITE_JPEG_QUALITY, quality,
-                                                    cv2.IMWRITE_JPEG_PROGRESSIVE, 1])
-        if not ok:
-            return None
+        encoded, width, height = display_jpeg(pixels, variant)
         with self.store.temporary(".jpg") as temp:
-            temp.write_bytes(encoded.tobytes())
+            temp.write_bytes(encoded)
             digest = self.store.put(temp, ".jpg")
         return digest, width, height
 
@@ -147,13 +138,10 @@ class Media:
             width, height = self._cache[key]
             return width, height
         width = height = None
-        try:
-            with open(self.root / store_path, "rb") as stream:
-                head = stream.read(24)
-            if head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR":
-                width, height = struct.unpack(">II", head[16:24])
-        except OSError:
-            pass
+        with open(self.root / store_path, "rb") as stream:  # add() has checked it exists
+            head = stream.read(24)
+        if head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR":
+            width, height = struct.unpack(">II", head[16:24])
         self._cache[key] = [width, height]
         self._dirty = True
         return width, height

@@ -26,7 +26,7 @@ def proof_name(kind: str, seconds: float) -> str:
 
 class ProofStage(Stage):
     name = "proof"
-    version = 2
+    version = 3
     upstream = ("lipsync", "mux")
 
     def spec(self, episode: Episode, project: Project) -> StageSpec:
@@ -35,7 +35,32 @@ class ProofStage(Stage):
 
     def run(self, job: StageRun) -> StageResult:
         outputs, metrics = write_proofs(job.upstream, job.params["proof"]["at"], job.params["restore"], job.work)
-        return StageResult(outputs, metrics)
+        copies, sizes = display_copies(outputs, job.work)
+        return StageResult({**outputs, **copies}, {**metrics, "sizes": sizes})
+
+
+def display_copies(proofs: dict[str, Path], out_dir: Path) -> tuple[dict[str, Path], dict[str, list[int]]]:
+    """Web-sized JPEGs of proof PNGs, made with the render so a site build only links them.
+
+    Every proof `<name>` gets `<name>:view`; full frames also get `<name>:thumb`. Returns the
+    copies and the pixel size (width, height) of every image, originals included.
+    """
+    import cv2
+
+    from ..media.images import display_jpeg
+
+    copies: dict[str, Path] = {}
+    sizes: dict[str, list[int]] = {}
+    for name, path in proofs.items():
+        pixels = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        sizes[name] = [pixels.shape[1], pixels.shape[0]]
+        for view in ("view", "thumb") if name.startswith("frame@") else ("view",):
+            data, width, height = display_jpeg(pixels, view)
+            copy = out_dir / f"{name}-{view}.jpg"
+            copy.write_bytes(data)
+            copies[f"{name}:{view}"] = copy
+            sizes[f"{name}:{view}"] = [width, height]
+    return copies, sizes
 
 
 def write_proofs(upstream: dict[str, Path], times: list[float], restore: dict,

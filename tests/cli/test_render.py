@@ -66,7 +66,8 @@ def test_render_produces_published_mp4_and_records_versions(demo):
     assert info.video_codec == "h264" and info.audio_codec == "aac"
     assert info.sample_rate == 48000 and info.channels == 2
     assert abs(info.duration - probe(demo / "media/ep02-voice.wav").duration) < 0.05
-    assert set(entry["stages"]["proof"]["outputs"]) == {"frame@3s", "frame@6s"}
+    assert set(entry["stages"]["proof"]["outputs"]) == {"frame@3s", "frame@6s", "frame@3s:view", "frame@3s:thumb",
+                                                        "frame@6s:view", "frame@6s:thumb"}
     assert entry["history"] == [{"version": 1, "at": entry["rendered_at"], "action": "render",
                                  "reasons": [{"kind": "new"}]}]
     # Nothing left stale, nothing half-written.

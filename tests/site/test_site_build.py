@@ -62,6 +62,17 @@ def test_media_are_relative_links_into_the_store(built_demo):
     assert media_url(html) == f"media/{video['hash'][:16]}.mp4"
 
 
+def test_pages_show_the_renders_own_display_copies(built_demo):
+    # The proof stage makes the JPEGs a page shows; the build links them and encodes nothing.
+    lock = json.loads((built_demo / "alpha.lock").read_text())["episodes"]
+    view = lock["ep02-the-seam"]["stages"]["proof"]["outputs"]["compare@3s:view"]
+    html = page(built_demo / "site", "episodes/ep02-the-seam/index.html")
+    assert f"media/{view['hash'][:16]}.jpg" in html
+    cache = built_demo / ".alpha/cache/site-images.json"
+    made = json.loads(cache.read_text())["images"] if cache.exists() else {}
+    assert made == {}
+
+
 def test_build_id_is_a_content_hash_in_every_page(built_demo):
     site = built_demo / "site"
     record = json.loads(page(site, "build.json"))

@@ -153,3 +153,25 @@ def test_quality_gate_fails_the_render_then_passes_without_rerunning(tmp_path):
     assert sorted(p.name for p in (root / "proofs/ep02-the-seam").iterdir()) == [
         "compare@2.5s.png", "face@2.5s.png", "frame@2.5s.png"]
     shutil.rmtree(root / "proofs")
+
+
+def test_proof_stage_renders_display_copies_for_the_site(media, tmp_path):
+    from pipeline.stages.proof import ProofStage
+
+    result = run_preview(job(tmp_path, media["portrait"], media["voice"], size=1600))
+    upstream = {f"lipsync.{name}": path for name, path in result.outputs.items()}
+    upstream["mux.video"] = result.outputs["video"]
+    work = tmp_path / "proof-work"
+    work.mkdir()
+    params = {"proof": {"at": [1.0]}, "restore": {"blend": "poisson", "blur": 8, "erode": 8}}
+    proof = ProofStage().run(StageRun("ep", params, {}, upstream, work, lambda d, t: None, tmp_path, ProjectSettings()))
+    assert set(proof.outputs) == {"frame@1s", "face@1s", "compare@1s", "frame@1s:view", "frame@1s:thumb",
+                                  "face@1s:view", "compare@1s:view"}
+    sizes = proof.metrics["sizes"]
+    assert sizes["frame@1s"] == [1600, 1600]
+    assert sizes["frame@1s:view"] == [1280, 1280] and sizes["frame@1s:thumb"] == [480, 480]
+    view = cv2.imread(str(proof.outputs["frame@1s:view"]))
+    assert view.shape == (1280, 1280, 3) and proof.outputs["frame@1s:view"].suffix == ".jpg"
+    # The copy shows the same picture as the proof PNG.
+    original = cv2.resize(cv2.imread(str(proof.outputs["frame@1s"])), (1280, 1280), interpolation=cv2.INTER_AREA)
+    assert np.abs(view.astype(int) - original.astype(int)).mean() < 3
