@@ -22,7 +22,6 @@ class ProgressReporter:
 
     def __init__(self, progress: Progress, episodes: int):
         self.progress = progress
-        self.live = console.is_terminal
         self.episodes = progress.add_task("episodes", total=episodes)
         self.frames = progress.add_task("", total=None, visible=False)
 

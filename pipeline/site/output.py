@@ -21,6 +21,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Iterable
 
 import xxhash
 
@@ -212,12 +213,7 @@ class Folders:
         root = os.fspath(self.spare)
         old_files: dict[str, list] = old.get("files", {})
         old_links: dict[str, str] = old.get("links", {})
-        present = {os.path.dirname(path) for path in (*old_files, *old_links)}
-        known_dirs: set[str] = set()
-        for folder in present:
-            while folder and folder not in known_dirs:
-                known_dirs.add(folder)
-                folder = os.path.dirname(folder)
+        known_dirs = _with_ancestors(os.path.dirname(path) for path in (*old_files, *old_links))
 
         def ensure_parent(path: str) -> None:
             parent = os.path.dirname(path)
@@ -258,12 +254,7 @@ class Folders:
                 raise Failure(f"link check: {path} -> {target} does not resolve")
             self.linked += 1
         # Folders left empty by removals.
-        wanted = {os.path.dirname(path) for path in (*contents, *links)}
-        keep: set[str] = set()
-        for folder in wanted:
-            while folder and folder not in keep:
-                keep.add(folder)
-                folder = os.path.dirname(folder)
+        keep = _with_ancestors(os.path.dirname(path) for path in (*contents, *links))
         for folder in sorted(known_dirs - keep, key=len, reverse=True):
             with contextlib.suppress(OSError):
                 os.rmdir(os.path.join(root, folder))
@@ -332,3 +323,13 @@ def _exchange(a: Path, b: Path) -> bool:
     renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
     renameat2.restype = ctypes.c_int
     return renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0
+
+
+def _with_ancestors(folders: Iterable[str]) -> set[str]:
+    """The relative folders given and every folder above them (the root, "", excluded)."""
+    found: set[str] = set()
+    for folder in folders:
+        while folder and folder not in found:
+            found.add(folder)
+            folder = os.path.dirname(folder)
+    return found
