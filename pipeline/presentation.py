@@ -13,7 +13,7 @@ import time
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-from .console import console
+from .console import answer, console
 from .plan.hashing import short
 from .plan.plan import EpisodePlan, Reason
 
@@ -26,7 +26,7 @@ def describe(reason: Reason) -> str:
     if reason.kind == "new":
         return "never rendered"
     if reason.kind == "param":
-        return f"{reason.field}: {_value(reason.old)} → {_value(reason.new)}"
+        return f"{reason.field}: {show_value(reason.old)} → {show_value(reason.new)}"
     if reason.kind == "input":
         if reason.old is None:
             return f"{reason.field}: added {reason.path} ({short(reason.new)})"
@@ -43,7 +43,7 @@ def describe(reason: Reason) -> str:
     return f"{reason.kind} {reason.field}"
 
 
-def _value(value) -> str:
+def show_value(value) -> str:
     return "(unset)" if value is None else json.dumps(value)
 
 
@@ -53,14 +53,14 @@ def print_plans(plans: list[EpisodePlan], verbose: bool = False) -> None:
     for plan in plans:
         if not plan.stale:
             if verbose:
-                console.print(f"[green]✓[/] {plan.id}  up to date (v{plan.version})")
+                answer.print(f"[green]✓[/] {plan.id}  up to date (v{plan.version})")
             continue
-        console.print(f"[yellow]●[/] {plan.id}  stale: v{plan.version} → v{plan.version + 1}")
+        answer.print(f"[yellow]●[/] {plan.id}  stale: v{plan.version} → v{plan.version + 1}")
         for reason in plan.reasons:
-            console.print(f"    [dim]{reason.kind:<10}[/] {escape(describe(reason))}")
+            answer.print(f"    [dim]{reason.kind:<10}[/] {escape(describe(reason))}")
         runs = [s.stage.name for s in plan.stages if s.run]
-        console.print(f"    [dim]{'runs':<10}[/] {', '.join(runs)}")
-    console.print(f"{len(stale)} of {len(plans)} episode{'s' if len(plans) != 1 else ''} stale"
+        answer.print(f"    [dim]{'runs':<10}[/] {', '.join(runs)}")
+    answer.print(f"{len(stale)} of {len(plans)} episode{'s' if len(plans) != 1 else ''} stale"
                   + ("" if verbose or len(stale) == len(plans) else " (-v lists the others)"))
 
 

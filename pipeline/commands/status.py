@@ -2,18 +2,60 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
-from ..presentation import plans_json, print_plans
-from ..workspace import open_workspace
+from rich.markup import escape
+
+from ..console import answer
+from ..presentation import plans_json, print_plans, show_value
+from ..project import provenance
+from ..project.load import episode_layers
+from ..workspace import Workspace, open_workspace
 
 
 def status(project_dir: Path | None, episodes: list[str], as_json: bool, check: bool,
-           verbose: bool = False) -> int:
+           verbose: bool = False, explain: bool = False) -> int:
     workspace = open_workspace(project_dir)
+    if explain:
+        return explain_settings(workspace, episodes, as_json)
     plans = workspace.plan(episodes)
     if as_json:
         print(plans_json(plans))
     else:
         print_plans(plans, verbose)
     return 1 if check and any(plan.stale for plan in plans) else 0
+
+
+def explain_settings(workspace: Workspace, episodes: list[str], as_json: bool) -> int:
+    """`--explain`: every resolved setting of the episodes with its source and file:line."""
+    project = workspace.project
+    explained = []
+    for episode_id in workspace.select(episodes) or sorted(project.episodes):
+        resolved = project.episodes[episode_id]
+        layers = episode_layers(project.root, resolved.file)
+        explained.append((resolved, provenance.explain(resolved.settings, layers)))
+    if as_json:
+        print(json.dumps({"episodes": [{"id": resolved.id, "file": _relative(project.root, resolved.file),
+                                        "settings": [setting.as_json() for setting in settings]}
+                                       for resolved, settings in explained]}, indent=2))
+        return 0
+    for resolved, settings in explained:
+        answer.print(f"[bold]{resolved.id}[/]  ({escape(_relative(project.root, resolved.file))})")
+        width = max(len(setting.key) for setting in settings)
+        shown = min(max(len(show_value(setting.value)) for setting in settings), 24)
+        for setting in settings:
+            origin = setting.origin
+            answer.print(f"  {setting.key:<{width}}  {escape(show_value(setting.value)):<{shown}}  "
+                         f"[dim]{escape(origin.source)} {escape(origin.file)}:{origin.line}[/]")
+            for hidden in setting.overridden:
+                # The surprise worth a word: a changed default that a named fix shadows.
+                shadowed = origin.source.startswith("fix ") and hidden.value != setting.value
+                note = " [yellow](has no effect here)[/]" if shadowed else ""
+                answer.print(f"  {'':<{width}}    overrides {escape(hidden.source)} {escape(show_value(hidden.value))} "
+                             f"at {escape(hidden.file)}:{hidden.line}{note}")
+    return 0
+
+
+def _relative(root: Path, path: Path) -> str:
+    return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)

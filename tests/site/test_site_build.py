@@ -307,9 +307,9 @@ def test_worker_processes_give_the_same_site(demo, monkeypatch):
     one = build_site(demo, today=TODAY)
     pages = {path: path.read_bytes() for path in (demo / "site").rglob("*.html")}
     monkeypatch.setenv("ALPHA_SITE_WORKERS", "2")
-    import pipeline.site.build as build
+    import pipeline.site.workers as workers
 
-    monkeypatch.setattr(build, "_PARALLEL_MIN_PAGES", 1)
+    monkeypatch.setattr(workers, "PARALLEL_MIN_PAGES", 1)
     two = build_site(demo, today=TODAY)
     assert two.build_id == one.build_id
     assert {path: path.read_bytes() for path in (demo / "site").rglob("*.html")} == pages
