@@ -43,7 +43,9 @@ class LipsyncPipeline(DiffusionPipeline):
         return self.device
 
     def decode_latents(self, latents):
-        latents = latents / self.vae.config.scaling_factor + self.vae.config.shift_factor
+        # Stand-in latents are pixels: the SD VAE's scaling factor (0.18215, which
+        # scripts/inference.py sets) has nothing to undo here.
+        latents = latents + self.vae.config.shift_factor
         b, c, f, h, w = latents.shape
         return latents.permute(0, 2, 1, 3, 4).reshape(b * f, c, h, w)
 
@@ -164,6 +166,11 @@ class LipsyncPipeline(DiffusionPipeline):
         all_latents = torch.zeros((1, 3, len(whisper_chunks), height, width), dtype=weight_dtype)
 
         crash_at = os.environ.get("STANDIN_CRASH_AT_CHUNK")
+        crash_audio = os.environ.get("STANDIN_CRASH_ON_AUDIO")
+        if crash_audio and os.path.basename(audio_path) == crash_audio:
+            crash_at = "0"
+        if os.environ.get("STANDIN_RAISE_ON_AUDIO") == os.path.basename(audio_path):
+            raise RuntimeError("stand-in: simulated out of memory (CUDA out of memory. Tried to allocate 2 GiB)")
         num_inferences = math.ceil(len(whisper_chunks) / num_frames)
         for i in tqdm.tqdm(range(num_inferences), desc="Doing inference..."):
             if crash_at is not None and i == int(crash_at):
