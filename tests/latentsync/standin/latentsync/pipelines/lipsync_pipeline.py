@@ -16,6 +16,7 @@ import os
 import shutil
 import signal
 import subprocess
+import time
 from typing import Optional
 
 import numpy as np
@@ -176,6 +177,8 @@ class LipsyncPipeline(DiffusionPipeline):
             if crash_at is not None and i == int(crash_at):
                 print(f"stand-in: simulated crash at chunk {i}", flush=True)
                 os.kill(os.getpid(), signal.SIGKILL)
+            # A SIMULATED GPU: the time a real card spends on this chunk's diffusion, slept.
+            time.sleep(float(os.environ.get("STANDIN_GPU_SECONDS_PER_CHUNK", "0")))
             audio_embeds = torch.stack(whisper_chunks[i * num_frames: (i + 1) * num_frames]).to(dtype=weight_dtype)
             if do_classifier_free_guidance:
                 audio_embeds = torch.cat([torch.zeros_like(audio_embeds), audio_embeds])
