@@ -10,6 +10,7 @@ from rich.markup import escape
 from ..console import console
 from ..plan.hashing import short
 from ..plan.plan import EpisodePlan, Reason
+from ..project.model import Project
 from ..workspace import open_workspace
 
 
@@ -21,7 +22,16 @@ def status(project_dir: Path | None, episodes: list[str], as_json: bool, check: 
         print(plans_json(plans))
     else:
         print_plans(plans, verbose)
+        if verbose:
+            print_misfits(workspace.project, [plan.id for plan in plans])
     return 1 if check and any(plan.stale for plan in plans) else 0
+
+
+def print_misfits(project: Project, episode_ids: list[str]) -> None:
+    """Named fixes that cannot apply to an episode (Flux on a video source), and why."""
+    for episode_id in episode_ids:
+        for fix, why in project.fixes_not_fitting(project.episodes[episode_id].settings):
+            console.print(f"    [dim]{episode_id}: fix {fix.id} does not apply:[/] {escape(why)}", soft_wrap=True)
 
 
 def plans_json(plans: list[EpisodePlan]) -> str:
