@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import shutil
 import tempfile
 from pathlib import Path
@@ -28,9 +29,11 @@ def proof(project_dir: Path | None, episode_id: str, at: list[float], out: Path 
                                 f"({output['path']}); run `alpha render {episode_id}`")
             upstream[f"{stage}.{name}"] = path
     times = sorted(set(at)) if at else sorted(set(project.episodes[episode_id].settings.proof.at))
-    if any(t < 0 for t in times):
+    if any(not math.isfinite(t) or t < 0 for t in times):
         raise UserError("--at takes seconds from the start, 0 or more")
     target = (out or project.root / "proofs" / episode_id).resolve()
+    if target.exists() and not target.is_dir():
+        raise UserError(f"--out {out}: is a file, not a folder")
     target.mkdir(parents=True, exist_ok=True)
     restore = project.episodes[episode_id].settings.restore.model_dump()
     with tempfile.TemporaryDirectory(dir=target) as scratch:
