@@ -12,6 +12,8 @@ from ..project import provenance
 from ..project.load import episode_layers
 from ..plan.hashing import short
 from ..plan.plan import EpisodePlan, Reason
+from ..plan.reuse import cached_stages
+from ..store import RunCache
 from ..workspace import Workspace, open_workspace
 
 
@@ -24,7 +26,7 @@ def status(project_dir: Path | None, episodes: list[str], as_json: bool, check: 
     if as_json:
         print(plans_json(plans))
     else:
-        print_plans(plans, verbose)
+        print_plans(plans, verbose, cached=cache_hits(workspace, plans))
     return 1 if check and any(plan.stale for plan in plans) else 0
 
 
@@ -92,8 +94,21 @@ def _value(value) -> str:
     return "(unset)" if value is None else json.dumps(value)
 
 
-def print_plans(plans: list[EpisodePlan], verbose: bool = False) -> None:
-    """Stale episodes with their reasons; up-to-date ones only when asked (a big project has many)."""
+def cache_hits(workspace: Workspace, plans: list[EpisodePlan]) -> dict[str, set[str]]:
+    """Per stale episode, the stale stages a render would take from the run cache."""
+    runs = RunCache(workspace.project.state_dir)
+    hits = {plan.id: cached_stages(plan, (workspace.lock.entry(plan.id) or {}).get("stages", {}), runs,
+                                   workspace.hashes)
+            for plan in plans if plan.stale}
+    workspace.hashes.save()
+    return hits
+
+
+def print_plans(plans: list[EpisodePlan], verbose: bool = False,
+                cached: dict[str, set[str]] | None = None) -> None:
+    """Stale episodes with their reasons; up-to-date ones only when asked (a big project has many).
+
+    `cached` names the stale stages whose outputs the run cache holds: they are not said to run."""
     stale = [plan for plan in plans if plan.stale]
     for plan in plans:
         if not plan.stale:
@@ -103,7 +118,11 @@ def print_plans(plans: list[EpisodePlan], verbose: bool = False) -> None:
         answer.print(f"[yellow]●[/] {plan.id}  stale: v{plan.version} → v{plan.version + 1}")
         for reason in plan.reasons:
             answer.print(f"    [dim]{reason.kind:<10}[/] {escape(describe(reason))}")
-        runs = [s.stage.name for s in plan.stages if s.run]
-        answer.print(f"    [dim]{'runs':<10}[/] {', '.join(runs)}")
+        hits = (cached or {}).get(plan.id, set())
+        runs = [s.stage.name for s in plan.stages if s.run and s.stage.name not in hits]
+        answer.print(f"    [dim]{'runs':<10}[/] {', '.join(runs) or 'nothing: the stale stages are all cached'}")
+        if hits:
+            kept = [s.stage.name for s in plan.stages if s.stage.name in hits]
+            answer.print(f"    [dim]{'cached':<10}[/] {', '.join(kept)} (outputs of an earlier render, reused)")
     answer.print(f"{len(stale)} of {len(plans)} episode{'s' if len(plans) != 1 else ''} stale"
                   + ("" if verbose or len(stale) == len(plans) else " (-v lists the others)"))
