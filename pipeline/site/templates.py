@@ -1,6 +1,7 @@
 """The template set: Jinja2 (autoescape, StrictUndefined), the project's `templates/` over the
-defaults shipped with alpha, so a project overrides only what it wants. Template errors become
-user errors naming the template file and line."""
+theme shipped with alpha (`pipeline/site/theme/`), file by file, as Hugo and MkDocs themes are
+overridden. A project holds only the files it changes, so an upgrade of alpha reaches every
+template it does not override. Template errors become user errors naming the file and line."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 from ..errors import UserError
 from .filters import FILTERS
 
-DEFAULT_TEMPLATES = Path(__file__).resolve().parents[1] / "demo" / "project" / "templates"
+THEME = Path(__file__).resolve().parent / "theme"
 
 
 class TemplateSet:
@@ -26,7 +27,7 @@ class TemplateSet:
         self.folder = folder
         self.project_root = project_root
         loaders = [jinja2.FileSystemLoader(str(folder))] if folder.is_dir() else []
-        loaders.append(jinja2.FileSystemLoader(str(DEFAULT_TEMPLATES)))
+        loaders.append(jinja2.FileSystemLoader(str(THEME)))
         self.env = jinja2.Environment(
             loader=jinja2.ChoiceLoader(loaders), autoescape=True, undefined=jinja2.StrictUndefined,
             trim_blocks=True, lstrip_blocks=True, auto_reload=False)
@@ -46,7 +47,7 @@ class TemplateSet:
                                 f"{exc.message}") from None
             except jinja2.TemplateNotFound as exc:
                 raise UserError(f"template {exc.name!r} not found in {self._rel(self.folder)}/ "
-                                "or the default templates") from None
+                                "or the theme") from None
         return template
 
     def render(self, name: str, **context: Any) -> str:
@@ -59,7 +60,7 @@ class TemplateSet:
             raise UserError(f"{self._where(exc.filename, exc.lineno)}: template syntax error: {exc.message}") from None
         except jinja2.TemplateNotFound as exc:
             raise UserError(f"template {exc.name!r} not found in {self._rel(self.folder)}/ "
-                            "or the default templates") from None
+                            "or the theme") from None
         except (jinja2.TemplateError, TypeError, AttributeError, KeyError, ValueError) as exc:
             frames = [frame for frame in traceback.extract_tb(exc.__traceback__)
                       if frame.filename.endswith((".html", ".xml", ".txt"))]
@@ -77,9 +78,9 @@ class TemplateSet:
 
 
 def static_sources(project_templates: Path) -> dict[str, Path]:
-    """Static files by name (e.g. "style.css"): the project's over the defaults."""
+    """Static files by name (e.g. "style.css"): the project's over the theme's."""
     sources: dict[str, Path] = {}
-    for folder in (DEFAULT_TEMPLATES / "static", project_templates / "static"):
+    for folder in (THEME / "static", project_templates / "static"):
         if folder.is_dir():
             for path in sorted(folder.rglob("*")):
                 if path.is_file() and not path.name.startswith("."):
