@@ -13,7 +13,7 @@ from tests.helpers import run_alpha, write
 
 def _fails_cleanly(result, *expected: str) -> None:
     assert result.exit_code == 2, result.stdout + result.stderr
-    assert "Traceback" not in result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
     for text in expected:
         assert text in result.stderr, result.stderr
 
@@ -106,4 +106,4 @@ def test_fix_that_cannot_fit_a_video_episode_does_not_apply_and_status_says_so(b
     [(fix, why)] = project.fixes_not_fitting(episode)
     assert fix.id == "TASK-097" and "cannot be enabled with source.video" in why
     result = run_alpha("-C", str(bare_project), "status", "-v")
-    assert "ep01: fix TASK-097 does not apply: source.flux restyles a still image" in result.stderr
+    assert "ep01: fix TASK-097 does not apply: source.flux restyles a still image" in result.stdout + result.stderr
