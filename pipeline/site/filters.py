@@ -9,16 +9,12 @@ from typing import Any
 from markupsafe import Markup
 
 from .content import clock
-from .posts import ROOT, Post, slugify
+from .posts import ROOT, Post
 
 
 def href(root: str, path: str | None) -> str:
     """A relative link from a page whose root is `root`; never empty (an empty href is a bug)."""
     return f"{root}{path or ''}" or "./"
-
-
-def tag_path(name: str) -> str:
-    return f"tags/{slugify(name)}/"
 
 
 def date(value: dt.date | dt.datetime | None) -> str:

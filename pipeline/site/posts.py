@@ -44,6 +44,7 @@ from ..errors import ManifestError, Problem, UserError
 from ..project.keys import dotted
 from ..project.schema import SLUG
 from ..project.yamlfile import YamlSyntaxError, parse_yaml
+from ..slugs import slugify
 
 ROOT = "\ue000"  # stands for the page's relative root in rendered HTML until it is placed
 _DATE_PREFIX = re.compile(r"^(\d{4})-(\d{2})-(\d{2})-(.+)$")
@@ -104,6 +105,7 @@ class Post:
     scheduled: bool = False  # dated in the future
     related_episodes: list[Any] = field(default_factory=list)
     related_fixes: list[Any] = field(default_factory=list)
+    shown_tags: tuple[str, ...] | None = None  # the site's spelling of each tag, once each
 
     @property
     def path(self) -> str:
@@ -115,7 +117,7 @@ class Post:
 
     @property
     def tags(self) -> tuple[str, ...]:
-        return self.meta.tags
+        return self.meta.tags if self.shown_tags is None else self.shown_tags
 
     @property
     def draft(self) -> bool:
@@ -131,10 +133,6 @@ class Post:
                 return self.lines[key]
             key = key[:-1]
         return 1
-
-
-def slugify(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
 def as_datetime(value: dt.date | dt.datetime) -> dt.datetime:

@@ -15,7 +15,7 @@ from ..project.schema import NamedFix
 from .cache import PickleCache
 from .collect import SiteContent
 from .content import SiteEpisode
-from .posts import ROOT, MarkdownRenderer, Post, RefError, slugify
+from .posts import ROOT, MarkdownRenderer, Post, RefError
 from .templates import TemplateSet
 
 _PROOF_REF = re.compile(r"([A-Za-z][\w-]*)?@(\d+(?:\.\d+)?)s")
@@ -105,7 +105,7 @@ class Resolver:
             if ref in content.posts_by_slug:
                 return content.posts_by_slug[ref].path
             raise RefError(f"no published post with the slug {ref!r}{did_you_mean(ref, content.posts_by_slug)}")
-        slug = slugify(ref)
-        if slug in content.tags:
-            return content.tags[slug].path
+        tag = content.tag(ref)
+        if tag is not None:
+            return tag.path
         raise RefError(f"no published episode or post has the tag {ref!r}")
