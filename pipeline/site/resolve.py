@@ -10,12 +10,15 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from markupsafe import Markup
+
 from ..project.keys import did_you_mean
 from ..project.schema import NamedFix
 from .cache import PickleCache
 from .collect import SiteContent
 from .content import SiteEpisode
-from .posts import ROOT, MarkdownRenderer, Post, RefError
+from .markers import ROOT
+from .posts import MarkdownRenderer, Post, RefError
 from .templates import TemplateSet
 
 _PROOF_REF = re.compile(r"([A-Za-z][\w-]*)?@(\d+(?:\.\d+)?)s")
@@ -74,7 +77,7 @@ class Resolver:
                              caption=caption)
 
     def _partial(self, template: str, **context) -> str:
-        return self.templates.render(template, root=ROOT, canonical=None, page_path="", section="", **context)
+        return self.templates.render(template, root=Markup(ROOT), canonical=None, page_path="", section="", **context)
 
     def _proof(self, episode: SiteEpisode, ref: str):
         match = _PROOF_REF.fullmatch(ref)
