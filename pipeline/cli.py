@@ -92,12 +92,15 @@ def render(
     keep_going: bool = typer.Option(True, "--keep-going/--fail-fast",
                                     help="Go on with the other episodes after a failure."),
     wait: bool = typer.Option(False, "--wait", help="Wait for another render of this project to finish."),
+    jobs: Optional[int] = typer.Option(None, "--jobs", "-j", metavar="N",
+                                       help="CPU slots: stages run side by side (default: this machine's CPUs)."),
     project: Optional[Path] = ProjectOption,
 ) -> None:
     """Render the stale episodes (or those named)."""
     from .commands.render import render as run
 
-    _run(run, _project(ctx, project), episodes or [], render_all, dry_run, force, as_json, keep_going, wait)
+    _run(run, _project(ctx, project), episodes or [], render_all, dry_run, force, as_json, keep_going, wait,
+         jobs)
 
 
 @app.command()
