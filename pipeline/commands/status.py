@@ -9,8 +9,11 @@ from rich.markup import escape
 
 from ..console import answer
 from ..presentation import plans_json, print_plans, show_value
+from ..plan.plan import EpisodePlan
+from ..plan.reuse import cached_stages
 from ..project import provenance
 from ..project.load import episode_layers
+from ..store import RunCache
 from ..workspace import Workspace, open_workspace
 
 
@@ -23,8 +26,18 @@ def status(project_dir: Path | None, episodes: list[str], as_json: bool, check: 
     if as_json:
         print(plans_json(plans))
     else:
-        print_plans(plans, verbose)
+        print_plans(plans, verbose, cached=cache_hits(workspace, plans))
     return 1 if check and any(plan.stale for plan in plans) else 0
+
+
+def cache_hits(workspace: Workspace, plans: list[EpisodePlan]) -> dict[str, set[str]]:
+    """Per stale episode, the stale stages a render would take from the run cache."""
+    runs = RunCache(workspace.project.state_dir)
+    hits = {plan.id: cached_stages(plan, (workspace.lock.entry(plan.id) or {}).get("stages", {}), runs,
+                                   workspace.hashes)
+            for plan in plans if plan.stale}
+    workspace.hashes.save()
+    return hits
 
 
 def explain_settings(workspace: Workspace, episodes: list[str], as_json: bool) -> int:

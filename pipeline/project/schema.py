@@ -237,6 +237,9 @@ class SiteSettings(Strict):
     title: str = "alpha"
     description: str = ""
     output: str = "site"
+    # Media in the built site as real files (hard links into the store where the file system
+    # allows, else copies) instead of symlinks: a site that `cp -r` or any host can take.
+    portable: bool = False
 
     @field_validator("url")
     @classmethod
