@@ -158,7 +158,7 @@ def test_out_of_order_completion_is_recorded_per_episode(demo):
         # Every stage's record is its own episode's: its voice, and outputs made from it.
         voice = f"media/{episode.split('-')[0]}-voice.wav"
         assert entry["stages"]["lipsync"]["inputs"]["audio.voice"]["path"] == voice
-        assert entry["stages"]["mux"]["upstream"]["lipsync.video"] == entry["stages"]["lipsync"]["outputs"]["video"]["hash"]
+        assert entry["stages"]["mux"]["upstream"]["restore.video"] == entry["stages"]["restore"]["outputs"]["video"]["hash"]
         assert abs(probe(demo / entry["stages"]["mux"]["outputs"]["video"]["path"]).duration - seconds) < 0.1
     assert run_alpha("-C", str(demo), "status", "--check").exit_code == 0
 
@@ -182,7 +182,7 @@ def test_one_cpu_slot_runs_one_stage_at_a_time_finishing_episodes_first(demo):
     assert backend.peaks == {"gpu": 0, "cpu": 1}
     started = [event[1] for event in reporter.events if event[0] == "start"]
     # The episode closest to done goes first: ep01 is finished before ep02 begins.
-    assert started[:4] == [f"ep01-hello/{stage}" for stage in ("source", "lipsync", "mux", "proof")]
+    assert started[:5] == [f"ep01-hello/{stage}" for stage in ("source", "lipsync", "restore", "mux", "proof")]
 
 
 def test_identical_work_runs_once_even_side_by_side(demo):
@@ -206,10 +206,10 @@ def test_render_json_reports_stages_and_model_loads(demo):
     assert report["model_loads"] == []  # the `none` backend loads no model
     for episode in report["episodes"]:
         stages = episode["stages"]
-        assert [s["name"] for s in stages] == ["source", "lipsync", "mux", "proof"]
+        assert [s["name"] for s in stages] == ["source", "lipsync", "restore", "mux", "proof"]
         assert all(s["node"] == "local" for s in stages)
         # The three share one portrait: its source stage ran once and was reused twice.
-        expected = ["ran"] * 4 if episode["id"] == "ep01-hello" else ["reused", "ran", "ran", "ran"]
+        expected = ["ran"] * 5 if episode["id"] == "ep01-hello" else ["reused", "ran", "ran", "ran", "ran"]
         assert [s["how"] for s in stages] == expected
         assert all(s["seconds"] > 0 for s in stages if s["how"] == "ran")
     # Plain progress without a terminal: a line per stage, naming its slot.
@@ -218,7 +218,7 @@ def test_render_json_reports_stages_and_model_loads(demo):
     episode.write_text(episode.read_text() + "proof: {at: [1]}\n")
     [ep03] = json.loads(run_alpha("-C", str(demo), "render", "--json").stdout)["episodes"]
     assert [(s["name"], s["how"]) for s in ep03["stages"]] == [
-        ("source", "reused"), ("lipsync", "reused"), ("mux", "reused"), ("proof", "ran")]
+        ("source", "reused"), ("lipsync", "reused"), ("restore", "reused"), ("mux", "reused"), ("proof", "ran")]
 
 
 def test_jobs_must_be_positive(demo):

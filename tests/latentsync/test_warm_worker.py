@@ -8,16 +8,19 @@ its serve loop and alpha's process management are real.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import signal
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from pipeline.errors import Failure
 from pipeline.stages.lipsync.latentsync import ModelWorkers, run_latentsync
-from tests.helpers import run_alpha, write
+from tests.helpers import alpha_process, run_alpha, write
 from tests.latentsync.conftest import copy_checkout, make_job, settings_for, write_voice
 from tests.latentsync.test_backend import tree_digest
 
@@ -109,7 +112,9 @@ def test_another_checkpoint_reloads_in_the_same_process(tmp_path, checkout, medi
     assert json.loads(outcomes["ep03"].outputs["telemetry"].read_text())["frames"]["written"] == 25
 
 
-def test_render_batch_reports_model_loads(tmp_path, media):
+@pytest.fixture
+def show(tmp_path, media) -> Path:
+    """A latentsync project of two episodes on a copy of the stand-in."""
     root = tmp_path / "show"
     checkout = copy_checkout(tmp_path / "LatentSync")
     (root / "media").mkdir(parents=True)
@@ -133,7 +138,11 @@ def test_render_batch_reports_model_loads(tmp_path, media):
             source: {{video: media/clip.mp4}}
             audio: {{voice: media/{voice}.wav}}
         """)
-    result = run_alpha("-C", str(root), "render", "--json", "--jobs", "2")
+    return root
+
+
+def test_render_batch_reports_model_loads(show):
+    result = run_alpha("-C", str(show), "render", "--json", "--jobs", "2")
     assert result.exit_code == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["model_loads"] == [{"backend": "latentsync", "checkpoint": "1.5", "node": "local",
@@ -144,4 +153,40 @@ def test_render_batch_reports_model_loads(tmp_path, media):
     assert "models loaded 1× for 2 episode runs (latentsync 1.5 on local)" in result.stderr
     assert "[gpu0] ep01 · lipsync: ran" in result.stderr
     # The batch's worker is gone with the batch, and so are its files.
-    assert not any((root / ".alpha/tmp").iterdir())
+    assert not any((show / ".alpha/tmp").iterdir())
+
+
+def test_a_killed_render_leaves_no_worker_behind(show):
+    process = alpha_process("render", cwd=show)
+    try:
+        log = None
+        deadline = time.monotonic() + 120
+        while log is None and time.monotonic() < deadline:
+            for path in (show / ".alpha/tmp").glob("ep01-lipsync-*/latentsync/latentsync.log"):
+                if re.search(r"alpha runner \(pid \d+\)", path.read_text()):
+                    log = path.read_text()
+            time.sleep(0.1)
+        assert log is not None, "the worker never started"
+        process.send_signal(signal.SIGKILL)  # no cleanup of alpha's runs: the worker must notice
+        process.wait(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    pid = worker_pid(log)
+    # Well before the episode could end by itself: the worker polls for its parent every second.
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and alive(pid):
+        time.sleep(0.1)
+    assert not alive(pid), f"worker {pid} outlived the render"
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie is dead too: it only waits for a parent that will never reap it (init will).
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
+    except (OSError, IndexError):
+        return False

@@ -23,7 +23,9 @@ import gc
 import importlib
 import json
 import os
+import signal
 import sys
+import threading
 import time
 import traceback
 from typing import Any, Dict, List, Optional, Tuple
@@ -167,8 +169,24 @@ def render_episode(args: Dict[str, Any], models: Models) -> int:
     return 0
 
 
+def watch_parent(every_s: float = 1.0) -> None:
+    """End this process group (the worker and its encoders) once alpha is gone: a killed
+    render (kill -9, a crash) must not leave a worker holding the GPU for an episode nobody
+    will collect. A thread, since the kernel's parent-death signal follows the spawning
+    thread, not the process, and alpha spawns workers from short-lived job threads."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(every_s)
+        os.killpg(os.getpgid(0), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="alpha parent watch", daemon=True).start()
+
+
 def serve(requests, models: Optional[Models] = None) -> int:
     """Render every requested episode; stop after the first that fails (its status)."""
+    watch_parent()
     models = models or Models()
     for line in requests:
         if not line.strip():
