@@ -225,3 +225,19 @@ def test_jobs_must_be_positive(demo):
     result = run_alpha("-C", str(demo), "render", "--jobs", "0")
     assert result.exit_code == 2
     assert "--jobs must be at least 1" in result.stderr and "Traceback" not in result.stderr
+
+
+class NoGpu(LocalBackend):
+    """The local backend offering CPU slots only, as a cluster without a GPU node would."""
+
+    def slots(self):
+        return [], self.cpu_slots
+
+
+def test_a_gpu_stage_without_a_gpu_slot_fails_its_episode_with_a_reason(demo):
+    config = demo / "alpha.yaml"
+    config.write_text(config.read_text().replace("backend: none", "backend: none\n    gpus: 1"))
+    outcomes, _, _ = execute(demo, NoGpu)
+    assert [(o.id, o.ok) for o in outcomes] == [(episode, False) for episode in EPISODES]
+    assert all(o.error == "lipsync needs a GPU (lipsync.gpus: 1) and the local backend offers none"
+               for o in outcomes)
