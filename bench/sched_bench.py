@@ -53,7 +53,9 @@ def make_project(folder: Path) -> Path:
           root: {checkout}
           python: {sys.executable}
         defaults:
-          lipsync: {{backend: latentsync, checkpoint: "1.5", steps: 2}}
+          # One step, no guidance: the stand-in's own "model" arithmetic runs on the CPU, but
+          # it stands for GPU work, which the simulated GPU time already accounts for.
+          lipsync: {{backend: latentsync, checkpoint: "1.5", steps: 1, guidance: 1.0}}
           video: {{width: 192, height: 144, preset: veryfast}}
           proof: {{at: [0.4, 1.2]}}
           quality: {{faces_missed_max: 0.5}}
@@ -162,7 +164,12 @@ def full_render(root: Path, jobs: int, serial: bool) -> dict:
     failed = [outcome.error for outcome in outcomes if not outcome.ok]
     if failed or len(outcomes) != EPISODES:
         raise SystemExit(f"render failed: {failed}")
-    return {"seconds": seconds, "loads": len(executor.model_loads)}
+    stage_seconds = [(stage.name, stage.seconds) for outcome in outcomes for stage in outcome.stages
+                     if stage.how == "ran"]
+    gpu = sum(seconds for name, seconds in stage_seconds if name == "lipsync")
+    cpu = sum(seconds for name, seconds in stage_seconds if name != "lipsync")
+    return {"seconds": seconds, "loads": len(executor.model_loads),
+            "gpu_slot_stage_seconds": gpu, "cpu_slot_stage_seconds": cpu}
 
 
 def main() -> int:
@@ -195,6 +202,10 @@ def main() -> int:
     cold, warm = figures["loads_per_episode_process"], figures["loads_warm_worker"]
     serial, overlap = figures["makespan_serial"], figures["makespan_overlap"]
     figures["makespan_ratio"] = overlap["seconds"] / serial["seconds"]
+    # No overlap can beat the busier side: the GPU slot's stages, or the CPU stages shared
+    # out over the CPU slots.
+    gpu_side, cpu_side = serial["gpu_slot_stage_seconds"], serial["cpu_slot_stage_seconds"]
+    figures["makespan_ratio_bound"] = max(gpu_side, cpu_side / options.jobs) / (gpu_side + cpu_side)
     figures["lipsync_time_ratio_warm_vs_cold"] = warm["seconds"] / cold["seconds"]
     targets = {"one load for the batch": warm["loads"] == 1 and warm["episodes_per_load"] == [EPISODES],
                "makespan <= 0.75x serial": figures["makespan_ratio"] <= 0.75}
@@ -206,6 +217,8 @@ def main() -> int:
           f"{cold['seconds']:.1f} s ({figures['lipsync_time_ratio_warm_vs_cold']:.2f}x)")
     print(f"  makespan:     overlapped {overlap['seconds']:.1f} s  vs  strictly serial {serial['seconds']:.1f} s "
           f"({figures['makespan_ratio']:.2f}x; target <= 0.75x)")
+    print(f"                serial stage time: GPU slot (lipsync) {gpu_side:.1f} s, CPU stages {cpu_side:.1f} s: "
+          f"no schedule beats {figures['makespan_ratio_bound']:.2f}x")
     for name, ok in targets.items():
         print(f"  {'ok  ' if ok else 'MISS'} {name}")
     out = ROOT / "bench" / "out"

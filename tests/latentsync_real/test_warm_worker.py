@@ -20,7 +20,8 @@ from pathlib import Path
 
 from tests.latentsync_real.conftest import RENDER_TIMEOUT_S, RealEpisode
 
-EPISODES = [RealEpisode(f"ep0{k}") for k in range(1, 5)]
+# Voices of different lengths: identical episodes would share one lip-sync run.
+EPISODES = [RealEpisode(f"ep0{k}", seconds=0.36 + 0.04 * k) for k in range(1, 5)]
 WORKER = re.compile(rb"warm LatentSync worker, pid (\d+): episode (\d+)")
 
 
