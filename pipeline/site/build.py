@@ -7,7 +7,8 @@
     blog/, blog/page/N/, blog/<slug>/       posts
     tags/, tags/<tag>/         episodes and posts by tag
     fixes/                     the named fixes, today's stack, and which episodes carry each
-    feed.xml sitemap.xml robots.txt 404.html build.json
+    feed.xml rss.xml           the Atom and RSS 2.0 feeds (same entries, same ids)
+    sitemap.xml robots.txt 404.html build.json
 
 One build runs these steps, each in its own module:
 
