@@ -164,6 +164,16 @@ class Episode(EpisodeSettings):
             )
         return value
 
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        from ..slugs import slugify
+
+        for tag in value:
+            if not slugify(tag):
+                raise ValueError(f"tag {tag!r} has no letters or digits, so it cannot have a page")
+        return value
+
 
 EPISODE_ONLY_KEYS = frozenset({"id", "title", "date", "description", "tags", "draft"})
 

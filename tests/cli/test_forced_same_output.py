@@ -24,7 +24,7 @@ def test_force_with_identical_output_keeps_the_version_and_the_lock(tmp_path):
 
     outcomes, said = render(root, "ep01", "--force")
     outcome = outcomes["ep01-hello"]
-    assert outcome["ran"] == ["source", "lipsync", "mux", "proof"]  # it really ran again
+    assert outcome["ran"] == ["source", "lipsync", "restore", "mux", "proof"]  # it really ran again
     assert outcome["version"] == 1 and outcome["same_output"] is True
     assert "same output as before: still this version" in said
     entry = json.loads((root / "alpha.lock").read_text())["episodes"]["ep01-hello"]
