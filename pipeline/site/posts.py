@@ -196,7 +196,7 @@ def read_post(path: Path, relative: Path) -> Post:
     try:
         located = parse_yaml(yaml_text, relative)
     except YamlSyntaxError as exc:
-        raise _PostProblem(Problem(relative, exc.line, "", exc.message)) from None
+        raise _PostProblem(Problem(relative, exc.line, exc.key, exc.message)) from None
     data = located.data if located.data is not None else {}
     if not isinstance(data, dict):
         raise _PostProblem(Problem(relative, 2, "", "the front matter must be a mapping (key: value)"))
