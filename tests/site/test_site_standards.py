@@ -152,3 +152,32 @@ def test_every_page_has_no_serious_axe_violations_in_light_and_dark(standards_si
                     found.append(f"{scheme} /{path}: {violation['id']} ({violation['impact']}): "
                                  f"{violation['help']} at {violation['nodes']}")
     assert found == [], "\n".join(found)
+
+
+WAIT_FOR_DURATION = """
+const done = arguments[arguments.length - 1];
+const video = document.querySelector("video");
+const report = () => done(video.duration);
+if (video.readyState >= 1) { report(); } else { video.addEventListener("loadedmetadata", report); }
+setTimeout(() => done(null), 20000);
+"""
+
+
+def test_before_after_is_large_and_captioned_and_durations_match_the_player(standards_site, served, chromium):
+    chromium.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": []})
+    chromium.set_window_size(1280, 900)
+    chromium.get(served + "episodes/ep02-the-seam/")
+    figure = chromium.find_element("css selector", "#before-after figure")
+    caption = figure.find_element("css selector", "figcaption").text
+    assert "Left: LatentSync's stock paste-back. Middle: this episode's poisson blend." in caption
+    image = figure.find_element("css selector", "img")
+    chromium.execute_script("arguments[0].loading = 'eager'; arguments[0].scrollIntoView();", image)
+    natural = chromium.execute_script("return arguments[0].getAttribute('width') | 0;", image)
+    assert image.size["width"] >= min(natural, 900), (image.size, natural)  # not a thumbnail
+    for episode in ("ep01-hello", "ep02-the-seam", "ep03-rain"):
+        chromium.get(served + f"episodes/{episode}/")
+        shown = chromium.find_element("css selector", ".episode-head .kicker").text.rsplit("·", 1)[-1].strip()
+        duration = chromium.execute_async_script(WAIT_FOR_DURATION)
+        assert duration, f"{episode}: the player did not load the video"
+        minutes, seconds = divmod(int(duration), 60)  # players show whole seconds, cut
+        assert shown == f"{minutes}:{seconds:02d}", (episode, shown, duration)
