@@ -140,6 +140,9 @@ class EpisodeSettings(Strict):
     audio: AudioSettings
     video: VideoSettings = VideoSettings()
     proof: ProofSettings = ProofSettings()
+    # The poster (catalog card, <video poster>, og:image): the frame at this second of the
+    # finished video; unset, the first proof frame. A change re-runs only the proof stage.
+    poster_at: float | None = Field(None, ge=0.0)
     quality: QualityGate = QualityGate()
     fixes: tuple[str, ...] = ()
 
