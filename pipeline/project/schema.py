@@ -174,6 +174,11 @@ class Episode(EpisodeSettings):
 
 EPISODE_ONLY_KEYS = frozenset({"id", "title", "date", "description", "tags", "draft"})
 
+# Stage parameters whose change alters no pixel or sample of the episode's video, so that
+# `alpha accept` may record them as rendered. Titles, descriptions, tags, dates and drafts are
+# not stage parameters at all: editing them never makes an episode stale.
+COSMETIC_PARAMS = frozenset({"proof.at"})
+
 
 # --- project settings ----------------------------------------------------------------------
 
