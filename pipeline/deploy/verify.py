@@ -3,6 +3,7 @@ on a video (Safari refuses video from servers that ignore Range) and the feed.""
 
 from __future__ import annotations
 
+import http.client
 import json
 import time
 import urllib.error
@@ -64,6 +65,11 @@ class Video:
     source: Path | None = None   # the local file, to compare the bytes served
 
 
+# What fetching a URL may raise: network errors (URLError is an OSError), a malformed URL or
+# header (ValueError, http.client.InvalidURL) and a server that does not speak HTTP.
+FETCH_ERRORS = (OSError, ValueError, http.client.HTTPException)
+
+
 def page_url(base: str, path: str) -> str:
     """`episodes/x/index.html` is served (and linked) as `episodes/x/`."""
     if path == "index.html":
@@ -106,7 +112,7 @@ def _check_build(base: str, build_id: str, token: str, timeout: float, attempts:
             time.sleep(0.5)
         try:
             status, _, body = _get(url, timeout)
-        except (OSError, urllib.error.URLError) as exc:
+        except FETCH_ERRORS as exc:
             detail = f"cannot fetch: {_reason(exc)}"
             continue
         if status != 200:
@@ -126,7 +132,7 @@ def _check_build(base: str, build_id: str, token: str, timeout: float, attempts:
 def _check_page(url: str, timeout: float) -> Check:
     try:
         status, _, _ = _get(url, timeout)
-    except (OSError, urllib.error.URLError) as exc:
+    except FETCH_ERRORS as exc:
         return Check("page", url, False, f"cannot fetch: {_reason(exc)}")
     return Check("page", url, status == 200, f"HTTP {status}")
 
@@ -137,7 +143,7 @@ def _check_range(url: str, video: Video, timeout: float) -> Check:
     start = max(0, video.size - TAIL)
     try:
         status, headers, body = _get(url, timeout, {"Range": f"bytes={start}-{video.size - 1}"})
-    except (OSError, urllib.error.URLError) as exc:
+    except FETCH_ERRORS as exc:
         return Check("range", url, False, f"cannot fetch: {_reason(exc)}")
     if status != 206:
         return Check("range", url, False, f"HTTP {status} to a Range request (expected 206)")
@@ -156,7 +162,7 @@ def _check_range(url: str, video: Video, timeout: float) -> Check:
 def _check_feed(url: str, timeout: float) -> Check:
     try:
         status, _, body = _get(url, timeout)
-    except (OSError, urllib.error.URLError) as exc:
+    except FETCH_ERRORS as exc:
         return Check("feed", url, False, f"cannot fetch: {_reason(exc)}")
     if status != 200:
         return Check("feed", url, False, f"HTTP {status}")
