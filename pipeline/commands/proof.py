@@ -31,8 +31,12 @@ def proof(project_dir: Path | None, episode_id: str, at: list[float], out: Path 
             hint = f"; its last render failed the quality gate: `alpha proof {episode_id} --failed` shows its proofs"
         raise UserError(f"{episode_id} was never rendered{hint or f': run `alpha render {episode_id}` first'}")
     upstream = {}
-    for stage in ("lipsync", "mux"):
-        for name, output in entry["stages"][stage]["outputs"].items():
+    for stage in ("lipsync", "restore", "mux"):
+        record = entry["stages"].get(stage)
+        if record is None:
+            raise UserError(f"{episode_id} was rendered before alpha had a {stage} stage: "
+                            f"run `alpha render {episode_id}`")
+        for name, output in record["outputs"].items():
             path = project.path(output["path"])
             if workspace.hashes.hash_if_exists(output["path"]) != output["hash"]:
                 raise UserError(f"{episode_id}: render output {stage}.{name} is missing or modified "
