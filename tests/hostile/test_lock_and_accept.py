@@ -62,7 +62,7 @@ def test_waiting_render_plans_from_what_the_render_before_it_recorded(demo):
 
 @pytest.mark.parametrize("old,new,field", [
     ("voice: media/ep01-voice.wav", "voice: media/ep02-voice.wav", "audio.voice"),
-    ("blend: alpha", "blend: poisson", "restore.blend"),
+    ("title: Hello, world", "title: Hello, world\nvideo: {crf: 30}", "video.crf"),
     ("gain_db: -24", "gain_db: -23", "audio.foley[0].gain_db"),
 ])
 def test_accept_refuses_a_change_that_alters_the_video(demo, old, new, field):
@@ -84,12 +84,12 @@ def test_voice_file_edited_in_place_is_not_cosmetic(demo):
 
 
 def test_forced_accept_is_recorded_as_forced(demo):
-    _edit(demo, "ep01-hello", "blend: alpha", "blend: poisson")
+    _edit(demo, "ep01-hello", "title: Hello, world", "title: Hello, world\nvideo: {crf: 30}")
     result = run_alpha("-C", str(demo), "accept", "ep01-hello", "--force")
     assert result.exit_code == 0, result.stderr
     last = _lock(demo)["ep01-hello"]["history"][-1]
     assert last["action"] == "accept" and last["forced"] is True
-    assert {reason["field"] for reason in last["reasons"]} >= {"restore.blend"}
+    assert {reason["field"] for reason in last["reasons"]} >= {"video.crf"}
     assert run_alpha("-C", str(demo), "status", "--check").exit_code == 0
 
 
