@@ -43,10 +43,16 @@ class EpisodeOutcome:
     error: str | None = None
     log: str | None = None
     seconds: float = 0.0
+    # Per stage, in order: {"name", "how": "ran" | "reused", "seconds", "node"}.
+    stages: list[dict[str, Any]] = field(default_factory=list)
+
+    def note(self, stage: str, how: str, seconds: float = 0.0, node: str = "local") -> None:
+        self.stages.append({"name": stage, "how": how, "seconds": round(seconds, 3), "node": node})
+        (self.ran if how == "ran" else self.reused).append(stage)
 
     def as_json(self) -> dict[str, Any]:
         return {"id": self.id, "ok": self.ok, "version": self.version, "ran": self.ran,
-                "reused": self.reused, "error": self.error, "log": self.log,
+                "reused": self.reused, "stages": self.stages, "error": self.error, "log": self.log,
                 "seconds": round(self.seconds, 3)}
 
 
@@ -103,6 +109,7 @@ class Executor:
                         if key.split(".", 1)[0] in stage_plan.stage.upstream}
             if not stage_plan.run and not self.force:
                 record = recorded[name]
+                outcome.stages.append({"name": name, "how": "reused", "seconds": 0.0, "node": "local"})
             else:
                 record = self._run_stage(plan.id, stage_plan, upstream, outcome)
             records[name] = record
@@ -118,7 +125,7 @@ class Executor:
         self.reporter.stage_started(episode_id, stage.name)
         cached = None if self.force else self.runs.get(digest)
         if cached is not None and self._outputs_intact(cached["outputs"]):
-            outcome.reused.append(stage.name)
+            outcome.note(stage.name, "reused")
             self.reporter.stage_finished(episode_id, stage.name, "reused", 0.0)
             return {**key.record(), "upstream": upstream_hashes, **cached}
 
@@ -151,7 +158,7 @@ class Executor:
         seconds = time.monotonic() - started
         cached = {"outputs": outputs, "metrics": result.metrics, "seconds": round(seconds, 3)}
         self.runs.put(digest, cached)
-        outcome.ran.append(stage.name)
+        outcome.note(stage.name, "ran", seconds)
         self.reporter.stage_finished(episode_id, stage.name, "ran", seconds)
         return {**key.record(), "upstream": upstream_hashes, **cached}
 

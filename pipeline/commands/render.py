@@ -9,6 +9,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..console import console
+from ..errors import UserError
+from ..project.schema import check_host_port
 from ..execute import EpisodeOutcome, Executor
 from ..plan.plan import EpisodePlan
 from ..runlock import exclusive
@@ -48,7 +50,15 @@ class ProgressReporter:
 
 
 def render(project_dir: Path | None, episodes: list[str], render_all: bool, dry_run: bool,
-           force: bool, as_json: bool, keep_going: bool, wait: bool) -> int:
+           force: bool, as_json: bool, keep_going: bool, wait: bool,
+           cluster: str | None = None, local: bool = False) -> int:
+    if cluster is not None and local:
+        raise UserError("--cluster and --local contradict each other: give one")
+    if cluster is not None:
+        try:
+            cluster = check_host_port(cluster)
+        except ValueError as exc:
+            raise UserError(f"--cluster: {exc}") from None
     workspace = open_workspace(project_dir)
     if dry_run:
         plans = workspace.plan(episodes, force=force)
@@ -63,17 +73,60 @@ def render(project_dir: Path | None, episodes: list[str], render_all: bool, dry_
         todo = [plan for plan in plans if plan.stale]
         if not todo:
             console.print("nothing to render: every episode is up to date")
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                      TimeElapsedColumn(), console=console, transient=True,
-                      disable=not console.is_terminal) as progress:
-            executor = Executor(project, workspace.lock, workspace.hashes,
-                                ProgressReporter(progress, len(todo)), force=force,
-                                keep_going=keep_going)
-            outcomes = executor.render(todo)
+        cluster_report = None
+        address = cluster or (None if local or project.settings.cluster is None
+                              else project.settings.cluster.address)
+        on_cluster = None
+        if address is not None and todo:
+            on_cluster = connect_cluster(address, project.root)
+        try:
+            with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                          TimeElapsedColumn(), console=console, transient=True,
+                          disable=not console.is_terminal) as progress:
+                reporter = ProgressReporter(progress, len(todo))
+                if on_cluster is None:
+                    executor = Executor(project, workspace.lock, workspace.hashes, reporter, force=force,
+                                        keep_going=keep_going)
+                else:
+                    executor = cluster_executor(project, workspace.lock, workspace.hashes, reporter,
+                                                on_cluster, todo, force=force, keep_going=keep_going)
+                outcomes = executor.render(todo)
+        finally:
+            if on_cluster is not None:
+                cluster_report = on_cluster.summary()
+                on_cluster.close()
     failed = [outcome for outcome in outcomes if not outcome.ok]
     if as_json:
-        print(json.dumps({"episodes": [outcome.as_json() for outcome in outcomes]}, indent=2))
+        report = {"episodes": [outcome.as_json() for outcome in outcomes]}
+        if cluster_report is not None:
+            report["cluster"] = cluster_report
+        print(json.dumps(report, indent=2))
+    if cluster_report is not None and cluster_report["retries"]:
+        console.print(f"{len(cluster_report['retries'])} job(s) retried after a host was lost")
     if todo:
         console.print(f"{len(outcomes) - len(failed)} rendered, {len(failed)} failed"
                       + (f", {len(todo) - len(outcomes)} not attempted" if len(outcomes) < len(todo) else ""))
     return 1 if failed else 0
+
+
+def connect_cluster(address: str, root: Path):
+    """Join the Ray cluster at `address` (Ray is imported only here, when a cluster is used)."""
+    from ..cluster.backend import Cluster
+
+    console.print(f"joining the Ray cluster at {address}")
+    cluster = Cluster(address, root)
+    cluster.events = lambda message: console.print(f"  {escape(message)}")
+    return cluster
+
+
+def cluster_executor(project, lock, hashes, reporter, cluster, todo, force: bool, keep_going: bool):
+    from ..cluster.executor import ClusterExecutor
+
+    executor = ClusterExecutor(project, lock, hashes, reporter, cluster=cluster, force=force,
+                               keep_going=keep_going)
+    kinds = executor.slot_kinds(todo)
+    if kinds:
+        cluster.start_workers(kinds)
+        for worker in cluster.workers:
+            console.print(f"  worker on {worker.node}" + (f" ({worker.kind.gpus} GPU)" if worker.kind.gpus else ""))
+    return executor
