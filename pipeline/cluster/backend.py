@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import socket
+import sys
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,13 +98,19 @@ class Cluster:
     def __init__(self, address: str, project_root: Path):
         ray = require_ray()
         check_reachable(address)
+        # Ray prints cluster events (a node died) on sys.stdout from a thread of its own; stdout
+        # carries only alpha's answer (JSON with --json), so they go to stderr until close().
+        self.stdout = sys.stdout
+        sys.stdout = sys.stderr
         previous = signal.getsignal(signal.SIGTERM)
         try:
             ray.init(address=address, namespace="alpha", logging_level="ERROR", log_to_driver=False,
                      configure_logging=True)
-        except ConnectionError as exc:
-            raise Failure(f"cannot join the Ray cluster at {address}: {exc} (this machine must run a "
-                          f"Ray node of that cluster: `ray start --address={address} --num-gpus=0`)") from None
+        except Exception as exc:  # Ray raises ConnectionError, RuntimeError or its own types here
+            sys.stdout = self.stdout
+            raise Failure(f"cannot join the Ray cluster at {address}: {type(exc).__name__}: {exc} (this "
+                          "machine must run a Ray node of that cluster, with the same Ray and Python: "
+                          f"`ray start --address={address} --num-gpus=0`)") from None
         finally:
             # ray.init puts its own SIGTERM handler in; alpha's unwinds like Ctrl-C does.
             if previous is not None:
@@ -245,6 +252,7 @@ class Cluster:
         self.workers.clear()
         with contextlib.suppress(Exception):
             self.ray.shutdown()
+        sys.stdout = self.stdout
 
     def summary(self) -> dict[str, Any]:
         return {"address": self.address, "workers": self.started, "retries": self.retries}

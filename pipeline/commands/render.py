@@ -115,7 +115,7 @@ def connect_cluster(address: str, root: Path):
 
     console.print(f"joining the Ray cluster at {address}")
     cluster = Cluster(address, root)
-    cluster.events = lambda message: console.print(f"  {escape(message)}")
+    cluster.events = lambda message: console.print(f"  {escape(message)}", soft_wrap=True)
     return cluster
 
 

@@ -62,9 +62,9 @@ class NetnsCluster:
         env.update(RAY_USAGE_STATS_ENABLED="0", RAY_raylet_start_wait_time_s="120", **extra)
         return env
 
-    def start_head(self, num_cpus: int = 1) -> Node:
+    def start_head(self, num_cpus: int = 1, object_store: int = SMALL_OBJECT_STORE) -> Node:
         return self._start("head", ["--head", f"--port={self.port}", f"--temp-dir={self.base / 'ray'}",
-                                    "--num-gpus=0", f"--num-cpus={num_cpus}",
+                                    "--num-gpus=0", f"--num-cpus={num_cpus}", f"--object-store-memory={object_store}",
                                     "--include-dashboard=false", "--dashboard-agent-listen-port=0"],
                            host_file=None)
 
@@ -73,12 +73,41 @@ class NetnsCluster:
         cache = self.base / "hosts" / name / "cache"
         host_file = self.base / "hosts" / name / "host.yaml"
         host_file.parent.mkdir(parents=True, exist_ok=True)
-        host_file.write_text(f"name: {name}\ncache: {cache}\nsimulated_gpu_seconds: {simulated_gpu_seconds}\n")
+        self.write_host_file(host_file, name, cache, simulated_gpu_seconds)
         args = [f"--address={self.address}", f"--num-gpus={num_gpus}", f"--num-cpus={num_cpus}",
                 f"--object-store-memory={object_store}", "--dashboard-agent-listen-port=0"]
         if resources:
             args.append(f"--resources={json.dumps(resources)}")
         return self._start(name, args, host_file=host_file, cache=cache)
+
+    def start(self, workers: list[str], timeout: float = 180.0, **worker_options) -> None:
+        """A head (no GPU) and one worker node per name, each with one logical GPU by default.
+
+        Nodes join one at a time: on a loaded machine several raylets registering at once can
+        time out."""
+        self.start_head()
+        self.wait_for_nodes(1, timeout)
+        for count, name in enumerate(workers, start=2):
+            self.add_worker(name, **worker_options)
+            self.wait_for_nodes(count, timeout)
+
+    @staticmethod
+    def write_host_file(host_file: Path, name: str, cache: Path, simulated_gpu_seconds: float) -> None:
+        host_file.write_text(f"name: {name}\ncache: {cache}\n"
+                             f"simulated_gpu_seconds: {simulated_gpu_seconds}  # SIMULATION of GPU time\n")
+
+    def simulate_gpu(self, seconds: float) -> None:
+        """Make every worker node's lip-sync jobs hold their slot `seconds` longer (SIMULATION).
+
+        Workers read their host file when they start, which is at the start of each render."""
+        for node in self.nodes.values():
+            if node.host_file is not None:
+                self.write_host_file(node.host_file, node.name, node.cache, seconds)
+
+    def python(self, script: str, timeout: float = 120) -> subprocess.CompletedProcess:
+        """Run a Python script as a driver of this cluster, inside its namespace."""
+        return subprocess.run(self.ns([sys.executable, "-c", script]), env=self.env(), capture_output=True,
+                              text=True, timeout=timeout)
 
     def _start(self, name: str, args: list[str], host_file: Path | None, cache: Path | None = None) -> Node:
         extra = {"ALPHA_HOST_FILE": str(host_file)} if host_file else {}

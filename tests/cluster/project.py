@@ -9,14 +9,15 @@ from pipeline.commands.init import init
 from pipeline.demo import synth_speech
 
 
-def cluster_project(root: Path, episodes: int, seconds: float = 1.2, size: int = 192) -> Path:
+def cluster_project(root: Path, episodes: int, seconds: float = 1.2, size: int = 192,
+                    backend: str = "preview") -> Path:
     init(root)
     for old in (root / "episodes").glob("*.yaml"):
         old.unlink()
     config = root / "alpha.yaml"
     text = config.read_text()
     text = text.replace("    width: 640\n    height: 640\n", f"    width: {size}\n    height: {size}\n")
-    text = text.replace("  lipsync:\n    backend: preview\n", "  lipsync:\n    backend: preview\n    gpus: 1\n")
+    text = text.replace("  lipsync:\n    backend: preview\n", f"  lipsync:\n    backend: {backend}\n    gpus: 1\n")
     text = text.replace("  proof:\n    at: [5]\n", "  proof:\n    at: [0.5]\n")
     config.write_text(text)
     for index in range(1, episodes + 1):
