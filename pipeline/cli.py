@@ -72,11 +72,13 @@ def init(directory: Path = typer.Argument(Path("."), help="Folder to create the 
 def status(ctx: typer.Context, episodes: Optional[List[str]] = Episodes, as_json: bool = JsonFlag,
            check: bool = typer.Option(False, "--check", help="Exit 1 when anything is stale."),
            verbose: bool = typer.Option(False, "-v", "--verbose", help="List up-to-date episodes too."),
+           explain: bool = typer.Option(False, "--explain",
+                                        help="Every resolved setting with its source and file:line."),
            project: Optional[Path] = ProjectOption) -> None:
     """Which episodes are stale, and exactly why."""
     from .commands.status import status as run
 
-    _run(run, _project(ctx, project), episodes or [], as_json, check, verbose)
+    _run(run, _project(ctx, project), episodes or [], as_json, check, verbose, explain)
 
 
 @app.command()
@@ -90,6 +92,8 @@ def render(
     keep_going: bool = typer.Option(True, "--keep-going/--fail-fast",
                                     help="Go on with the other episodes after a failure."),
     wait: bool = typer.Option(False, "--wait", help="Wait for another render of this project to finish."),
+    jobs: Optional[int] = typer.Option(None, "--jobs", "-j", metavar="N",
+                                       help="CPU slots: stages run side by side (default: this machine's CPUs)."),
     cluster: Optional[str] = typer.Option(None, "--cluster", metavar="ADDRESS",
                                           help="Render on the Ray cluster at HOST:PORT (overrides alpha.yaml's cluster)."),
     local: bool = typer.Option(False, "--local", help="Render on this machine, ignoring alpha.yaml's cluster."),
@@ -99,7 +103,7 @@ def render(
     from .commands.render import render as run
 
     _run(run, _project(ctx, project), episodes or [], render_all, dry_run, force, as_json, keep_going, wait,
-         cluster, local)
+         jobs, cluster, local)
 
 
 @app.command()

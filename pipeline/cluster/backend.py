@@ -1,33 +1,47 @@
-"""The controller's side of a Ray cluster: connect, hold the stage workers, move results home.
+"""The Ray backend of the scheduler: GPU jobs on warm workers of a cluster, CPU jobs at home.
 
-Ray places and runs; alpha only keeps one warm `StageWorker` actor per slot (a slot asks for a
-job's GPUs, plus the `latentsync` resource for LatentSync jobs), hands each job to an idle
-worker, and learns of completions one at a time (`ray.wait(num_returns=1)`) so that the
-controller records each stage as soon as it is done. Retries are decided here, not by Ray
-(`max_restarts=0`, `max_task_retries=0`), so every retry is seen and reported.
+It implements the backend seam of :mod:`pipeline.execute` and decides nothing the scheduler
+decides: the scheduler still picks which job goes to which slot. A GPU slot here is one
+:class:`~.worker.StageWorker` actor (one logical GPU, plus the ``latentsync`` resource for
+LatentSync jobs), placed by Ray; CPU slots are the controller's own (a
+:class:`~pipeline.execute.LocalBackend`), since their inputs and outputs are already in its
+store and moving them to a host would cost more than the CPU time.
+
+Files: a worker pulls each input it lacks from the controller's :class:`~.worker.FileServer`
+into its host's hash-keyed cache (chunks, hash-checked); the controller pulls each output back
+the same way into a temporary file of the store's tmp folder, and hands the scheduler exactly
+what a local job would: temporary files with their hashes. The scheduler alone writes the
+store, the run cache and alpha.lock.
+
+Faults: retries are alpha's, not Ray's (``max_restarts=0``, ``max_task_retries=0``), so each is
+seen and reported. A worker whose host dies takes its job to another live worker, and its slot
+is served by a live worker from then on; the job fails only when no worker is left.
 """
 
 from __future__ import annotations
 
 import contextlib
+import shutil
 import signal
 import socket
 import sys
-from collections import deque
+import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import Failure, UserError
-from ..store import Store
+from ..execute import Job, LocalBackend, ModelLoad, OutputFile, Result
+from ..project.model import Project
 from .transfer import receive
 
 CONNECT_TIMEOUT_S = 5.0
-# A worker that cannot start (no host can hold it) is given up after this long.
+# A worker that cannot start in this time (no host can hold it) is left out of the render.
 WORKER_START_TIMEOUT_S = 120.0
-CANCEL_GRACE_S = 3.0
 LATENTSYNC_RESOURCE = "latentsync"
 MAX_ATTEMPTS = 3
+POLL_S = 0.05
 
 
 def require_ray():
@@ -51,61 +65,21 @@ def check_reachable(address: str, timeout: float = CONNECT_TIMEOUT_S) -> None:
                       "nothing was rendered, use --local to render on this machine") from None
 
 
-@dataclass(frozen=True)
-class SlotKind:
-    """What one worker asks Ray for."""
+class Connection:
+    """This process joined to the Ray cluster at `address`, until `close()`."""
 
-    gpus: int
-    latentsync: bool
-
-    def options(self) -> dict[str, Any]:
-        resources = {LATENTSYNC_RESOURCE: 1} if self.latentsync else {}
-        # A GPU slot needs no CPU of its own from Ray's books: the model works on the GPU.
-        return {"num_gpus": self.gpus, "num_cpus": 0 if self.gpus else 1, "resources": resources,
-                "max_restarts": 0, "max_task_retries": 0}
-
-
-@dataclass
-class Worker:
-    kind: SlotKind
-    handle: Any
-    node: str = "?"
-    node_id: str = "?"
-    busy: bool = False
-
-
-@dataclass
-class RemoteJob:
-    """One stage of one episode to run on the cluster."""
-
-    kind: SlotKind
-    payload: dict[str, Any]
-    context: Any  # the executor's own state for this job
-    attempts: int = 0
-    errors: list[str] = field(default_factory=list)
-
-
-@dataclass
-class Completion:
-    job: RemoteJob
-    result: dict[str, Any] | None  # None: failed for good
-    error: str | None = None
-
-
-class Cluster:
-    """A connected Ray cluster and the workers of one render."""
-
-    def __init__(self, address: str, project_root: Path):
+    def __init__(self, address: str):
         ray = require_ray()
         check_reachable(address)
+        self.ray = ray
+        self.address = address
         # Ray prints cluster events (a node died) on sys.stdout from a thread of its own; stdout
         # carries only alpha's answer (JSON with --json), so they go to stderr until close().
         self.stdout = sys.stdout
         sys.stdout = sys.stderr
         previous = signal.getsignal(signal.SIGTERM)
         try:
-            ray.init(address=address, namespace="alpha", logging_level="ERROR", log_to_driver=False,
-                     configure_logging=True)
+            ray.init(address=address, namespace="alpha", logging_level="ERROR", log_to_driver=False)
         except Exception as exc:  # Ray raises ConnectionError, RuntimeError or its own types here
             sys.stdout = self.stdout
             raise Failure(f"cannot join the Ray cluster at {address}: {type(exc).__name__}: {exc} (this "
@@ -115,171 +89,255 @@ class Cluster:
             # ray.init puts its own SIGTERM handler in; alpha's unwinds like Ctrl-C does.
             if previous is not None:
                 signal.signal(signal.SIGTERM, previous)
-        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
-
-        from .worker import FileServer
-
-        self.ray = ray
-        self.address = address
         self.node_id = ray.get_runtime_context().get_node_id()
-        self.files = FileServer.options(
-            scheduling_strategy=NodeAffinitySchedulingStrategy(self.node_id, soft=False)
-        ).remote(str(project_root))
-        self.workers: list[Worker] = []
-        self.queue: deque[RemoteJob] = deque()
-        self.running: dict[Any, tuple[RemoteJob, Worker]] = {}  # ObjectRef -> job, worker
-        self.retries: list[str] = []
-        self.started: list[dict[str, Any]] = []  # every worker that came up, even if lost since
-        self.events: Callable[[str], None] = lambda message: None
-
-    # -- workers -------------------------------------------------------------------------
-
-    def slots(self, kind: SlotKind) -> int:
-        """How many workers of `kind` the cluster's live nodes can hold at once."""
-        count = 0
-        for node in self.ray.nodes():
-            if not node["Alive"]:
-                continue
-            resources = node["Resources"]
-            if kind.latentsync and resources.get(LATENTSYNC_RESOURCE, 0) < 1:
-                continue
-            if kind.gpus:
-                count += int(resources.get("GPU", 0) // kind.gpus)
-            elif node["NodeID"] != self.node_id:
-                count += int(resources.get("CPU", 0))
-        return count
-
-    def start_workers(self, kinds: set[SlotKind]) -> None:
-        from .worker import StageWorker
-
-        pending = []
-        for kind in sorted(kinds, key=lambda k: (k.gpus, k.latentsync)):
-            count = self.slots(kind)
-            if count == 0:
-                what = f"{kind.gpus} GPU(s)" + (" and LatentSync" if kind.latentsync else "")
-                raise Failure(f"no node of the cluster at {self.address} offers {what} for a lip-sync "
-                              "job (see `alpha doctor --cluster`)")
-            for _ in range(count):
-                worker = Worker(kind, StageWorker.options(**kind.options()).remote(self.files))
-                pending.append((worker, worker.handle.where.remote()))
-        for worker, where in pending:
-            try:
-                info = self.ray.get(where, timeout=WORKER_START_TIMEOUT_S)
-            except self.ray.exceptions.GetTimeoutError:
-                self.ray.kill(worker.handle)
-                continue
-            worker.node, worker.node_id = info["node"], info["node_id"]
-            self.workers.append(worker)
-            self.started.append({"node": info["node"], "node_id": info["node_id"], "gpus": info["gpus"]})
-        if not self.workers:
-            raise Failure(f"no stage worker could start on the cluster at {self.address}")
-
-    # -- jobs ----------------------------------------------------------------------------
-
-    def submit(self, job: RemoteJob) -> None:
-        self.queue.append(job)
-        self._dispatch()
-
-    def busy(self) -> bool:
-        return bool(self.queue or self.running)
-
-    def next_completion(self, timeout: float | None = None) -> Completion | None:
-        """The next job to finish, in completion order; failed attempts are retried here."""
-        while self.running:
-            ready, _ = self.ray.wait(list(self.running), num_returns=1, timeout=timeout)
-            if not ready:
-                return None
-            job, worker = self.running.pop(ready[0])
-            worker.busy = False
-            try:
-                result = self.ray.get(ready[0])
-            except self.ray.exceptions.RayActorError as exc:
-                # The worker (or its whole host) died: the job goes to another worker.
-                self._retire(worker)
-                message = f"{worker.node} was lost ({type(exc).__name__})"
-                completion = self._retry(job, message)
-            except self.ray.exceptions.RayTaskError as exc:
-                cause = exc.cause if exc.cause is not None else exc
-                completion = Completion(job, None, f"on {worker.node}: {type(cause).__name__}: {cause}")
-            else:
-                result["worker"] = worker
-                completion = Completion(job, result)
-            self._dispatch()
-            if completion is not None:
-                return completion
-        if self.queue:
-            raise Failure(f"every worker of the cluster at {self.address} is gone; "
-                          f"{len(self.queue)} job(s) could not run")
-        return None
-
-    def fetch(self, result: dict[str, Any], store: Store) -> dict[str, tuple[str, str]]:
-        """Pull a finished job's outputs into the store; returns output -> (hash, extension).
-
-        Each output is received under a temporary name in the store's tmp folder, checked chunk
-        by chunk and as a whole, and only then renamed into the store.
-        """
-        worker: Worker = result["worker"]
-        placed = {}
-        for name, output in result["outputs"].items():
-            stream = worker.handle.send.remote(output["hash"], output["ext"])
-            with store.temporary(output["ext"]) as temp:
-                receive((self.ray.get(ref) for ref in stream), temp, output["hash"])
-                placed[name] = (store.put(temp, output["ext"]), output["ext"])
-        return placed
-
-    def lost_during_fetch(self, job: RemoteJob, result: dict[str, Any], exc: BaseException) -> Completion | None:
-        """The host of a finished job died before its outputs were home: run the job again."""
-        self._retire(result["worker"])
-        return self._retry(job, f"{result['node']} was lost while sending outputs ({type(exc).__name__})")
-
-    def cancel(self) -> None:
-        """Stop everything: queued jobs never start, running ones are cancelled, then killed."""
-        self.queue.clear()
-        for ref in list(self.running):
-            with contextlib.suppress(Exception):
-                self.ray.cancel(ref)
-        if self.running:
-            self.ray.wait(list(self.running), num_returns=len(self.running), timeout=CANCEL_GRACE_S)
-        self.running.clear()
 
     def close(self) -> None:
-        """Kill the workers (a dropped handle would keep its GPU until garbage collection)."""
-        for worker in self.workers:
-            with contextlib.suppress(Exception):
-                self.ray.kill(worker.handle)
-        with contextlib.suppress(Exception):
-            self.ray.kill(self.files)
-        self.workers.clear()
         with contextlib.suppress(Exception):
             self.ray.shutdown()
         sys.stdout = self.stdout
 
+
+@dataclass
+class Worker:
+    handle: Any
+    node: str
+    node_id: str
+    gpus: list[str]
+
+
+@dataclass
+class Remote:
+    """A job in flight on the cluster."""
+
+    job: Job
+    slot: str
+    worker: Worker
+    attempts: int = 1
+    errors: list[str] = field(default_factory=list)
+
+
+class RayBackend:
+    name = "ray"
+
+    def __init__(self, address: str, project: Project, local: LocalBackend,
+                 events: Callable[[str], None] = lambda message: None):
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        from .worker import FileServer
+
+        self.connection = Connection(address)
+        self.ray = self.connection.ray
+        self.address = address
+        self.project = project
+        self.local = local
+        self.events = events
+        self.files = FileServer.options(
+            scheduling_strategy=NodeAffinitySchedulingStrategy(self.connection.node_id, soft=False)
+        ).remote(str(project.root))
+        self.slot_worker: dict[str, Worker] = {}
+        self.running: dict[Any, Remote] = {}   # ObjectRef -> job in flight
+        self.started: list[dict[str, Any]] = []
+        self.retries: list[str] = []
+
+    # -- workers -------------------------------------------------------------------------
+
+    def start_workers(self, plans) -> None:
+        """One worker per GPU of the cluster's live nodes, if any of `plans` has a GPU job."""
+        from .worker import StageWorker
+
+        stages = [stage_plan for plan in plans for stage_plan in plan.stages if stage_plan.gpus > 0]
+        if not stages:
+            return
+        latentsync = any(stage_plan.key.params.get("lipsync", {}).get("backend") == "latentsync"
+                         for stage_plan in stages)
+        count = self._gpu_slots(latentsync)
+        if count == 0:
+            raise Failure(f"no node of the cluster at {self.address} offers a GPU"
+                          + (f" and the {LATENTSYNC_RESOURCE} resource" if latentsync else "")
+                          + " (see `alpha doctor --cluster`)")
+        options = {"num_gpus": 1, "num_cpus": 0, "max_restarts": 0, "max_task_retries": 0,
+                   "resources": {LATENTSYNC_RESOURCE: 1} if latentsync else {}}
+        handles = [StageWorker.options(**options).remote(self.files) for _ in range(count)]
+        pending = {handle.where.remote(): handle for handle in handles}
+        deadline = time.monotonic() + WORKER_START_TIMEOUT_S
+        # A worker counts once it has said where it is (a constructor can fail, a node can die).
+        while pending and time.monotonic() < deadline:
+            ready, _ = self.ray.wait(list(pending), num_returns=1, timeout=max(0.0, deadline - time.monotonic()))
+            for ref in ready:
+                handle = pending.pop(ref)
+                try:
+                    info = self.ray.get(ref)
+                except self.ray.exceptions.RayError as exc:
+                    self.events(f"a worker could not start: {type(exc).__name__}: {exc}")
+                    continue
+                self._add(Worker(handle, info["node"], info["node_id"], info["gpus"]))
+        for handle in pending.values():
+            self.ray.kill(handle)
+        if not self.slot_worker:
+            raise Failure(f"no stage worker could start on the cluster at {self.address}")
+
+    def _gpu_slots(self, latentsync: bool) -> int:
+        count = 0
+        for node in self.ray.nodes():
+            resources = node["Resources"] if node["Alive"] else {}
+            if latentsync and resources.get(LATENTSYNC_RESOURCE, 0) < 1:
+                continue
+            count += int(resources.get("GPU", 0))
+        return count
+
+    def _add(self, worker: Worker) -> None:
+        taken = sum(1 for w in self.slot_worker.values() if w.node == worker.node)
+        slot = worker.node if taken == 0 else f"{worker.node}#{taken + 1}"
+        self.slot_worker[slot] = worker
+        self.started.append({"slot": slot, "node": worker.node, "node_id": worker.node_id, "gpus": worker.gpus})
+        self.events(f"GPU worker {slot} (Ray node {worker.node_id[:12]}, GPU {', '.join(worker.gpus) or '?'})")
+
+    def _live_workers(self) -> list[Worker]:
+        return list({id(w): w for w in self.slot_worker.values()}.values())
+
+    def _retire(self, lost: Worker) -> None:
+        """Serve the lost worker's slots with the live worker that has the fewest slots."""
+        with contextlib.suppress(Exception):
+            self.ray.kill(lost.handle)
+        live = [w for w in self._live_workers() if w is not lost]
+        for slot, worker in list(self.slot_worker.items()):
+            if worker is lost:
+                if not live:
+                    del self.slot_worker[slot]
+                    continue
+                load = {id(w): sum(1 for v in self.slot_worker.values() if v is w) for w in live}
+                self.slot_worker[slot] = min(live, key=lambda w: load[id(w)])
+
+    # -- the seam the scheduler uses ----------------------------------------------------
+
+    def slots(self) -> tuple[list[str], int]:
+        _, cpu = self.local.slots()
+        return list(self.slot_worker), cpu
+
+    def start(self, job: Job, slot: str, progress) -> None:
+        if slot not in self.slot_worker:
+            self.local.start(job, slot, progress)
+            return
+        self._submit(Remote(job, slot, self.slot_worker[slot]))
+
+    def next_result(self, timeout: float | None) -> Result | None:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            result = self.local.next_result(0 if self.running else _left(deadline))
+            if result is not None:
+                return result
+            if self.running:
+                ready, _ = self.ray.wait(list(self.running), num_returns=1, timeout=min(POLL_S, _left(deadline, POLL_S)))
+                if ready:
+                    result = self._collect(ready[0])
+                    if result is not None:
+                        return result
+            if deadline is not None and time.monotonic() >= deadline:
+                return None
+
+    def cancel(self, grace: float) -> None:
+        """Cancel every remote job (its stage stops at its next progress report), wait up to
+        `grace` seconds, then kill the workers: a job that did not stop dies with its worker."""
+        for ref in list(self.running):
+            with contextlib.suppress(Exception):
+                self.ray.cancel(ref)
+        self.local.cancel(grace / 2)
+        if self.running:
+            self.ray.wait(list(self.running), num_returns=len(self.running), timeout=grace / 2)
+        self.running.clear()
+        self._kill_workers()
+
+    def model_loads(self) -> list[ModelLoad]:
+        return self.local.model_loads()
+
+    def close(self) -> None:
+        self.local.close()
+        self._kill_workers()
+        with contextlib.suppress(Exception):
+            self.ray.kill(self.files)
+        self.connection.close()
+
     def summary(self) -> dict[str, Any]:
         return {"address": self.address, "workers": self.started, "retries": self.retries}
 
-    def _dispatch(self) -> None:
-        for job in list(self.queue):
-            worker = next((w for w in self.workers if not w.busy and w.kind == job.kind), None)
-            if worker is None:
-                continue
-            self.queue.remove(job)
-            worker.busy = True
-            job.attempts += 1
-            self.running[worker.handle.run.remote(job.payload)] = (job, worker)
-            self.events(f"{job.payload['episode']} · {job.payload['stage']} → {worker.node}")
+    # -- remote jobs ----------------------------------------------------------------------
 
-    def _retire(self, worker: Worker) -> None:
-        if worker in self.workers:
-            self.workers.remove(worker)
-        with contextlib.suppress(Exception):
-            self.ray.kill(worker.handle)
+    def _submit(self, remote: Remote) -> None:
+        job = remote.job
+        payload = {
+            "episode": job.episode_id, "stage": job.stage, "params": job.params,
+            "inputs": {name: self._ref(ref) for name, ref in job.inputs.items()},
+            "upstream": {name: self._ref(ref) for name, ref in job.upstream.items()},
+            "settings": self.project.settings,
+        }
+        self.running[remote.worker.handle.run.remote(payload)] = remote
+        self.events(f"{job.episode_id} · {job.stage} → {remote.worker.node}")
 
-    def _retry(self, job: RemoteJob, message: str) -> Completion | None:
-        job.errors.append(message)
-        if job.attempts >= MAX_ATTEMPTS or not any(w.kind == job.kind for w in self.workers):
-            return Completion(job, None, "; ".join(job.errors))
-        self.retries.append(f"{job.payload['episode']} · {job.payload['stage']}: {message}; retried")
-        self.events(f"{job.payload['episode']} · {job.payload['stage']}: {message}; retrying on another host")
-        self.queue.appendleft(job)
-        self._dispatch()
+    def _ref(self, ref) -> dict[str, str]:
+        """A file as a job names it on the wire: project-relative path, hash, extension."""
+        return {"path": str(Path(ref.path).relative_to(self.project.root)), "hash": ref.hash,
+                "ext": Path(ref.path).suffix}
+
+    def _collect(self, ref) -> Result | None:
+        """The result of a finished remote call, its outputs home; None when it was retried."""
+        remote = self.running.pop(ref)
+        job = remote.job
+        try:
+            found = self.ray.get(ref)
+            return self._fetch(remote, found)
+        except self.ray.exceptions.RayActorError as exc:
+            # The worker (or its whole host) died, before or while sending: run it elsewhere.
+            return self._retry(remote, f"{remote.worker.node} was lost ({type(exc).__name__})")
+        except self.ray.exceptions.RayTaskError as exc:
+            cause = exc.cause if exc.cause is not None else exc
+            return Result(job, node=remote.worker.node, error=f"on {remote.worker.node}: {type(cause).__name__}: {cause}",
+                          details=str(exc))
+        except self.ray.exceptions.TaskCancelledError:
+            return Result(job, node=remote.worker.node, error="cancelled")
+
+    def _fetch(self, remote: Remote, found: dict[str, Any]) -> Result:
+        """Pull the outputs into a scratch folder of the store's tmp, each checked by hash."""
+        job = remote.job
+        tmp = self.local.tmp
+        tmp.mkdir(parents=True, exist_ok=True)
+        scratch = Path(tempfile.mkdtemp(prefix=f"{job.episode_id}-{job.stage}-", dir=tmp))
+        try:
+            outputs = {}
+            for name, output in found["outputs"].items():
+                target = scratch / f"{name}{output['ext']}"
+                stream = remote.worker.handle.send.remote(output["hash"], output["ext"])
+                size = receive((self.ray.get(chunk) for chunk in stream), target, output["hash"])
+                outputs[name] = OutputFile(target, output["hash"], size)
+        except BaseException:
+            shutil.rmtree(scratch, ignore_errors=True)
+            raise
+        return Result(job, outputs, found["metrics"], node=found["node"], seconds=found["seconds"], scratch=scratch)
+
+    def _retry(self, remote: Remote, message: str) -> Result | None:
+        self._retire(remote.worker)
+        remote.errors.append(message)
+        live = self._live_workers()
+        job = remote.job
+        if remote.attempts >= MAX_ATTEMPTS or not live:
+            return Result(job, node=remote.worker.node, error="; ".join(remote.errors)
+                          + ("" if live else "; no GPU worker is left on the cluster"))
+        worker = self.slot_worker.get(remote.slot) or live[0]
+        self.retries.append(f"{job.episode_id} · {job.stage}: {message}; retried on {worker.node}")
+        self.events(f"{job.episode_id} · {job.stage}: {message}; retrying on another host")
+        self._submit(Remote(job, remote.slot, worker, remote.attempts + 1, remote.errors))
         return None
+
+    def _kill_workers(self) -> None:
+        """Kill the workers explicitly: a dropped handle would hold its GPU until collected."""
+        for worker in self._live_workers():
+            with contextlib.suppress(Exception):
+                self.ray.kill(worker.handle)
+        self.slot_worker.clear()
+
+
+def _left(deadline: float | None, cap: float | None = None) -> float | None:
+    if deadline is None:
+        return cap
+    left = max(0.0, deadline - time.monotonic())
+    return left if cap is None else min(left, cap)
+

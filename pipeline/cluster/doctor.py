@@ -15,7 +15,7 @@ from typing import Any
 
 from ..doctor import FAIL, INFO, OK, Check
 from ..project.model import Project
-from .backend import LATENTSYNC_RESOURCE, Cluster
+from .backend import LATENTSYNC_RESOURCE, Connection
 
 REPORT_TIMEOUT_S = 300
 
@@ -31,8 +31,8 @@ def check_cluster(address: str, project: Project | None) -> list[HostReport]:
 
     from .worker import host_report
 
-    cluster = Cluster(address, project.root if project is not None else _here())
-    ray = cluster.ray
+    connection = Connection(address)
+    ray = connection.ray
     try:
         nodes = [node for node in ray.nodes() if node["Alive"]]
         pending = [(node, host_report.options(scheduling_strategy=NodeAffinitySchedulingStrategy(
@@ -43,7 +43,7 @@ def check_cluster(address: str, project: Project | None) -> list[HostReport]:
         reports.append(_cluster_wide(nodes, project))
         return reports
     finally:
-        cluster.close()
+        connection.close()
 
 
 def _host(node: dict[str, Any], ref, ray, project: Project | None) -> HostReport:
@@ -81,9 +81,3 @@ def _cluster_wide(nodes: list[dict[str, Any]], project: Project | None) -> HostR
     fix = (f"on each GPU host: ray start --address=HEAD:PORT --num-gpus=N "
            f"--resources='{{\"{LATENTSYNC_RESOURCE}\": 1}}'") if not offering else ""
     return HostReport("the cluster", [Check("LatentSync hosts", status, detail, fix, required=needs_latentsync)])
-
-
-def _here():
-    from pathlib import Path
-
-    return Path.cwd()

@@ -66,6 +66,8 @@ class StageWorker:
                 episode_id=job["episode"], params=job["params"], inputs=inputs, upstream=upstream,
                 work=work, progress=_cancellation_point, root=self.cache.folder,
                 settings=self.host.project_settings(job["settings"]),
+                # Ray set CUDA_VISIBLE_DEVICES to this worker's GPU; its id, as a local slot's.
+                device=str(ray.get_gpu_ids()[0]) if ray.get_gpu_ids() else None,
             ))
             simulated = self.host.settings.simulated_gpu_seconds if stage.name == "lipsync" else 0.0
             _sleep_cancellably(simulated)

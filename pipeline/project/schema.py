@@ -69,18 +69,17 @@ class LipsyncSettings(Strict):
     # Strength of the colour drift the preview backend adds to its generated mouth, as the
     # real model's VAE output shows; lets the fix stack be judged without a GPU.
     drift: float = Field(0.08, ge=0.0, le=1.0)
-    # GPUs each lip-sync job asks for where it runs (a Ray cluster admits jobs by it); None means
-    # the backend's default: 1 for latentsync, 0 for the CPU backends. Never part of a stage key.
-    gpus: int | None = Field(None, ge=0, le=64)
+    # GPUs one lip-sync job holds; unset: 1 for latentsync, 0 (a CPU slot) for preview and
+    # none. Where the job runs, never what it makes: not part of any stage key.
+    gpus: int | None = Field(None, ge=0, le=1)
 
     _version = field_validator("checkpoint", mode="before")(_checkpoint_version)
 
-
-def job_gpus(lipsync: LipsyncSettings) -> int:
-    """The GPUs one lip-sync job of these settings asks for."""
-    if lipsync.gpus is not None:
-        return lipsync.gpus
-    return 1 if lipsync.backend == "latentsync" else 0
+    @property
+    def gpus_per_job(self) -> int:
+        if self.gpus is not None:
+            return self.gpus
+        return 1 if self.backend == "latentsync" else 0
 
 
 class RestoreSettings(Strict):
