@@ -47,8 +47,11 @@ def show_value(value) -> str:
     return "(unset)" if value is None else json.dumps(value)
 
 
-def print_plans(plans: list[EpisodePlan], verbose: bool = False) -> None:
-    """Stale episodes with their reasons; up-to-date ones only when asked (a big project has many)."""
+def print_plans(plans: list[EpisodePlan], verbose: bool = False,
+                cached: dict[str, set[str]] | None = None) -> None:
+    """Stale episodes with their reasons; up-to-date ones only when asked (a big project has many).
+
+    `cached` names the stale stages whose outputs the run cache holds: they are not said to run."""
     stale = [plan for plan in plans if plan.stale]
     for plan in plans:
         if not plan.stale:
@@ -58,8 +61,12 @@ def print_plans(plans: list[EpisodePlan], verbose: bool = False) -> None:
         answer.print(f"[yellow]●[/] {plan.id}  stale: v{plan.version} → v{plan.version + 1}")
         for reason in plan.reasons:
             answer.print(f"    [dim]{reason.kind:<10}[/] {escape(describe(reason))}")
-        runs = [s.stage.name for s in plan.stages if s.run]
-        answer.print(f"    [dim]{'runs':<10}[/] {', '.join(runs)}")
+        hits = (cached or {}).get(plan.id, set())
+        runs = [s.stage.name for s in plan.stages if s.run and s.stage.name not in hits]
+        answer.print(f"    [dim]{'runs':<10}[/] {', '.join(runs) or 'nothing: the stale stages are all cached'}")
+        if hits:
+            kept = [s.stage.name for s in plan.stages if s.stage.name in hits]
+            answer.print(f"    [dim]{'cached':<10}[/] {', '.join(kept)} (outputs of an earlier render, reused)")
     answer.print(f"{len(stale)} of {len(plans)} episode{'s' if len(plans) != 1 else ''} stale"
                   + ("" if verbose or len(stale) == len(plans) else " (-v lists the others)"))
 

@@ -9,8 +9,12 @@ from rich.markup import escape
 
 from ..console import answer
 from ..presentation import plans_json, print_plans, show_value
+from ..plan.plan import EpisodePlan
+from ..plan.reuse import cached_stages
 from ..project import provenance
 from ..project.load import episode_layers
+from ..project.model import Project
+from ..store import RunCache
 from ..workspace import Workspace, open_workspace
 
 
@@ -23,8 +27,27 @@ def status(project_dir: Path | None, episodes: list[str], as_json: bool, check: 
     if as_json:
         print(plans_json(plans))
     else:
-        print_plans(plans, verbose)
+        print_plans(plans, verbose, cached=cache_hits(workspace, plans))
+        if verbose:
+            print_misfits(workspace.project, [plan.id for plan in plans])
     return 1 if check and any(plan.stale for plan in plans) else 0
+
+
+def cache_hits(workspace: Workspace, plans: list[EpisodePlan]) -> dict[str, set[str]]:
+    """Per stale episode, the stale stages a render would take from the run cache."""
+    runs = RunCache(workspace.project.state_dir)
+    hits = {plan.id: cached_stages(plan, (workspace.lock.entry(plan.id) or {}).get("stages", {}), runs,
+                                   workspace.hashes)
+            for plan in plans if plan.stale}
+    workspace.hashes.save()
+    return hits
+
+
+def print_misfits(project: Project, episode_ids: list[str]) -> None:
+    """Named fixes that cannot apply to an episode (Flux on a video source), and why."""
+    for episode_id in episode_ids:
+        for fix, why in project.fixes_not_fitting(project.episodes[episode_id].settings):
+            answer.print(f"    [dim]{episode_id}: fix {fix.id} does not apply:[/] {escape(why)}", soft_wrap=True)
 
 
 def explain_settings(workspace: Workspace, episodes: list[str], as_json: bool) -> int:

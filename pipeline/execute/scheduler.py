@@ -366,7 +366,8 @@ class Executor:
         if violations:
             path = write_report(self.project, report, f"failed-{dt.datetime.now():%Y%m%d-%H%M%S}")
             raise QualityGateFailure(f"quality gate: {', '.join(map(str, violations))} (report: {path}); "
-                                     "its stages are kept, so re-running after a fix costs only what changed")
+                                     f"its proofs: `alpha proof {plan.id} --failed`; its stages are kept, "
+                                     "so re-running after a fix costs only what changed")
         path = write_report(self.project, report, f"v{version}")
         outcome.version = self._record(fresh, plan, ordered, version, path, report["quality"])
         outcome.ok = True

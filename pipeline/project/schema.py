@@ -161,6 +161,16 @@ class Episode(EpisodeSettings):
             )
         return value
 
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        from ..slugs import slugify
+
+        for tag in value:
+            if not slugify(tag):
+                raise ValueError(f"tag {tag!r} has no letters or digits, so it cannot have a page")
+        return value
+
 
 EPISODE_ONLY_KEYS = frozenset({"id", "title", "date", "description", "tags", "draft"})
 
@@ -227,6 +237,9 @@ class SiteSettings(Strict):
     title: str = "alpha"
     description: str = ""
     output: str = "site"
+    # Media in the built site as real files (hard links into the store where the file system
+    # allows, else copies) instead of symlinks: a site that `cp -r` or any host can take.
+    portable: bool = False
 
     @field_validator("url")
     @classmethod
