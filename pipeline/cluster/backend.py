@@ -114,6 +114,7 @@ class Remote:
     worker: Worker
     attempts: int = 1
     errors: list[str] = field(default_factory=list)
+    submitted: float = 0.0
 
 
 class RayBackend:
@@ -121,30 +122,30 @@ class RayBackend:
 
     def __init__(self, address: str, project: Project, local: LocalBackend,
                  events: Callable[[str], None] = lambda message: None):
-        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
-
-        from .worker import FileServer
-
+        began = time.monotonic()
         self.connection = Connection(address)
         self.ray = self.connection.ray
         self.address = address
         self.project = project
         self.local = local
         self.events = events
-        self.files = FileServer.options(
-            scheduling_strategy=NodeAffinitySchedulingStrategy(self.connection.node_id, soft=False)
-        ).remote(str(project.root))
+        self.files = None  # the FileServer, once start_workers knows what the render may send
         self.slot_worker: dict[str, Worker] = {}
         self.running: dict[Any, Remote] = {}   # ObjectRef -> job in flight
         self.started: list[dict[str, Any]] = []
         self.retries: list[str] = []
+        self.jobs: list[dict[str, Any]] = []   # per finished remote job: where, and its timings
+        self.startup_seconds = time.monotonic() - began
 
     # -- workers -------------------------------------------------------------------------
 
     def start_workers(self, plans) -> None:
         """One worker per GPU of the cluster's live nodes, if any of `plans` has a GPU job."""
-        from .worker import StageWorker
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
+        from .worker import FileServer, StageWorker
+
+        began = time.monotonic()
         stages = [stage_plan for plan in plans for stage_plan in plan.stages if stage_plan.gpus > 0]
         if not stages:
             return
@@ -155,6 +156,11 @@ class RayBackend:
             raise Failure(f"no node of the cluster at {self.address} offers a GPU"
                           + (f" and the {LATENTSYNC_RESOURCE} resource" if latentsync else "")
                           + " (see `alpha doctor --cluster`)")
+        inputs = sorted({str(self.project.path(value["path"])) for plan in plans for stage_plan in plan.stages
+                         for value in stage_plan.key.inputs.values()})
+        self.files = FileServer.options(
+            scheduling_strategy=NodeAffinitySchedulingStrategy(self.connection.node_id, soft=False)
+        ).remote(inputs, str(self.project.state_dir / "store"))
         options = {"num_gpus": 1, "num_cpus": 0, "max_restarts": 0, "max_task_retries": 0,
                    "resources": {LATENTSYNC_RESOURCE: 1} if latentsync else {}}
         handles = [StageWorker.options(**options).remote(self.files) for _ in range(count)]
@@ -173,6 +179,7 @@ class RayBackend:
                 self._add(Worker(handle, info["node"], info["node_id"], info["gpus"]))
         for handle in pending.values():
             self.ray.kill(handle)
+        self.startup_seconds += time.monotonic() - began
         if not self.slot_worker:
             raise Failure(f"no stage worker could start on the cluster at {self.address}")
 
@@ -253,12 +260,17 @@ class RayBackend:
     def close(self) -> None:
         self.local.close()
         self._kill_workers()
-        with contextlib.suppress(Exception):
-            self.ray.kill(self.files)
+        if self.files is not None:
+            with contextlib.suppress(Exception):
+                self.ray.kill(self.files)
         self.connection.close()
 
     def summary(self) -> dict[str, Any]:
-        return {"address": self.address, "workers": self.started, "retries": self.retries}
+        """For `render --json`: the workers, the retries, and per remote job the seconds on
+        its worker against the round trip the controller saw (the difference is the cost of
+        dispatch and of bringing the outputs home)."""
+        return {"address": self.address, "startup_seconds": round(self.startup_seconds, 3),
+                "workers": self.started, "retries": self.retries, "jobs": self.jobs}
 
     # -- remote jobs ----------------------------------------------------------------------
 
@@ -270,13 +282,14 @@ class RayBackend:
             "upstream": {name: self._ref(ref) for name, ref in job.upstream.items()},
             "settings": self.project.settings,
         }
+        remote.submitted = time.monotonic()
         self.running[remote.worker.handle.run.remote(payload)] = remote
         self.events(f"{job.episode_id} · {job.stage} → {remote.worker.node}")
 
-    def _ref(self, ref) -> dict[str, str]:
-        """A file as a job names it on the wire: project-relative path, hash, extension."""
-        return {"path": str(Path(ref.path).relative_to(self.project.root)), "hash": ref.hash,
-                "ext": Path(ref.path).suffix}
+    @staticmethod
+    def _ref(ref) -> dict[str, str]:
+        """A file as a job names it on the wire: its path on the controller, hash, extension."""
+        return {"path": str(ref.path), "hash": ref.hash, "ext": Path(ref.path).suffix}
 
     def _collect(self, ref) -> Result | None:
         """The result of a finished remote call, its outputs home; None when it was retried."""
@@ -311,6 +324,10 @@ class RayBackend:
         except BaseException:
             shutil.rmtree(scratch, ignore_errors=True)
             raise
+        self.jobs.append({"job": job.id, "node": found["node"], "attempt": remote.attempts,
+                          "worker_seconds": found["seconds"], "inputs_seconds": found["transfer_seconds"],
+                          "round_trip_seconds": round(time.monotonic() - remote.submitted, 3),
+                          "output_bytes": sum(output.size for output in outputs.values())})
         return Result(job, outputs, found["metrics"], node=found["node"], seconds=found["seconds"], scratch=scratch)
 
     def _retry(self, remote: Remote, message: str) -> Result | None:

@@ -107,17 +107,19 @@ class StageWorker:
 class FileServer:
     """Serves the controller's files to the workers; lives on the controller's own node.
 
-    Only paths inside the project (its inputs and its store) are served.
+    It serves only what a render may hand to a host: the input files of its plans and the
+    objects of its store (upstream outputs), never any other path of the controller.
     """
 
-    def __init__(self, root: str):
-        self.root = Path(root).resolve()
+    def __init__(self, files: list[str], store: str):
+        self.files = frozenset(files)
+        self.store = Path(store).resolve()
 
-    def send(self, relative: str, digest: str) -> Iterator[Chunk]:
-        path = (self.root / relative).resolve()
-        if not path.is_relative_to(self.root):
-            raise PermissionError(f"{relative} is outside the project")
-        yield from read_chunks(path)
+    def send(self, path: str, digest: str) -> Iterator[Chunk]:
+        resolved = Path(path).resolve()
+        if path not in self.files and not resolved.is_relative_to(self.store):
+            raise PermissionError(f"{path} is not a file of this render")
+        yield from read_chunks(resolved)
 
 
 @ray.remote(num_cpus=0)

@@ -9,6 +9,7 @@ import pytest
 
 from pipeline.cluster.host import load_host
 from pipeline.errors import ManifestError
+from pipeline.stages import STAGES
 from pipeline.project.schema import LatentSyncSettings
 from tests.cluster.project import cluster_project
 from tests.helpers import run_alpha, write
@@ -94,5 +95,4 @@ def test_local_ignores_the_configured_cluster(tmp_path):
     result = run_alpha("-C", str(root), "render", "--local", "--json")
     assert result.exit_code == 0, result.stderr
     stages = json.loads(result.stdout)["episodes"][0]["stages"]
-    assert [(s["name"], s["how"], s["node"]) for s in stages] == [
-        ("source", "ran", "local"), ("lipsync", "ran", "local"), ("mux", "ran", "local"), ("proof", "ran", "local")]
+    assert [(s["name"], s["how"], s["node"]) for s in stages] == [(stage.name, "ran", "local") for stage in STAGES]

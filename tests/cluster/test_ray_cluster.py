@@ -154,14 +154,14 @@ from pipeline.cluster.worker import FileServer
 from pipeline.plan.hashing import hash_file
 ray.init(address={cluster.address!r}, logging_level="ERROR", log_to_driver=False)
 here = ray.get_runtime_context().get_node_id()
-files = FileServer.options(scheduling_strategy=On(here, soft=False)).remote({str(tmp_path)!r})
+files = FileServer.options(scheduling_strategy=On(here, soft=False)).remote([{str(big)!r}], {str(tmp_path / "store")!r})
 worker = next(n["NodeID"] for n in ray.nodes() if n["Alive"] and n["Resources"].get("GPU"))
 digest = hash_file({str(big)!r})
 
 @ray.remote(num_cpus=0)
 def pull():
     def chunks():
-        for ref in files.send.remote("big.bin", digest):
+        for ref in files.send.remote({str(big)!r}, digest):
             yield ray.get(ref)
     return str(HostCache(__import__("pathlib").Path({str(cache)!r})).fetch(digest, ".bin", chunks, "big.bin"))
 
