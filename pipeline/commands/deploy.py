@@ -18,7 +18,7 @@ from ..deploy.plan import DeployPlan
 from ..deploy.release import Release
 from ..deploy.site import VIDEO_SUFFIXES, scan_site
 from ..deploy.transport import LocalTarget
-from ..deploy.verify import Verification, Video, verify as verify_live
+from ..deploy.verify import Alias, Verification, Video, verify as verify_live
 from ..errors import Failure, UserError
 from ..project.keys import did_you_mean
 from ..project.schema import DeploySettings, DeployTarget
@@ -168,7 +168,22 @@ def _verify_plan(url: str, plan: DeployPlan) -> Verification:
             seen.add(f.hash)
             unique.append(Video(f.path, f.size, f.source))
     feeds = [p for p in FEEDS if p in files]
-    return verify_live(url, plan.site.build_id, pages, unique, feeds, token=plan.release_id)
+    return verify_live(url, plan.site.build_id, pages, unique, feeds, token=plan.release_id,
+                       aliases=_aliases(plan))
+
+
+def _aliases(plan: DeployPlan) -> list[Alias]:
+    """The build's aliases (old URLs), from its build.json: each is checked live."""
+    record = _build_record(plan.site.root) or {}
+    aliases = record.get("aliases") if isinstance(record.get("aliases"), dict) else {}
+    files = plan.site.files
+    checks = []
+    for path, target in sorted(aliases.items()):
+        if path not in files:
+            continue
+        file = files[path]
+        checks.append(Alias(path, target, Video(path, file.size, file.source) if file.is_video else None))
+    return checks
 
 
 def _verify_release(url: str, release: Release) -> Verification:

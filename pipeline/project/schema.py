@@ -11,9 +11,35 @@ import datetime as dt
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+# An old URL path that `aliases:` keeps working: printable, no query, fragment or escapes.
+_ALIAS_CHARS = re.compile(r"^[A-Za-z0-9._~!$&'()*+,;=:@/-]+$")
+
+
+def alias_problem(value: str) -> str | None:
+    """Why `value` cannot be an alias (a site path like /video/old-name.mp4), or None."""
+    path = value.strip("/")
+    if not path:
+        return f"alias {value!r} is the site's root"
+    if not _ALIAS_CHARS.match(value):
+        return (f"alias {value!r} may hold only letters, digits and - . _ ~ / "
+                "(no spaces, query, fragment or %-escapes)")
+    if any(part in ("", ".", "..") for part in path.split("/")):
+        return f"alias {value!r} has an empty, '.' or '..' segment"
+    return None
+
+
+def _alias(value: str) -> str:
+    problem = alias_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+# One alias; a list of them reports a bad one at its own index (aliases[1]).
+AliasPath = Annotated[str, AfterValidator(_alias)]
 FIX_ID = re.compile(r"^[A-Z][A-Z0-9]*-\d+$")
 
 Blend = Literal["poisson", "seamless", "alpha"]
@@ -140,6 +166,9 @@ class EpisodeSettings(Strict):
     audio: AudioSettings
     video: VideoSettings = VideoSettings()
     proof: ProofSettings = ProofSettings()
+    # The poster (catalog card, <video poster>, og:image): the frame at this second of the
+    # finished video; unset, the first proof frame. A change re-runs only the proof stage.
+    poster_at: float | None = Field(None, ge=0.0)
     quality: QualityGate = QualityGate()
     fixes: tuple[str, ...] = ()
 
@@ -151,6 +180,7 @@ class Episode(EpisodeSettings):
     description: str = ""
     tags: tuple[str, ...] = ()
     draft: bool = False
+    aliases: tuple[AliasPath, ...] = ()  # old URLs of the page or of the video (.mp4) that keep working
 
     @field_validator("id")
     @classmethod
@@ -172,7 +202,7 @@ class Episode(EpisodeSettings):
         return value
 
 
-EPISODE_ONLY_KEYS = frozenset({"id", "title", "date", "description", "tags", "draft"})
+EPISODE_ONLY_KEYS = frozenset({"id", "title", "date", "description", "tags", "draft", "aliases"})
 
 
 # --- project settings ----------------------------------------------------------------------
