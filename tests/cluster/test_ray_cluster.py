@@ -76,8 +76,10 @@ class Controller:
             time.sleep(0.05)
 
     def finish(self, timeout: float = 300.0) -> tuple[int, str, str]:
-        stdout, _ = self.process.communicate(timeout=timeout)
-        self.reader.join(timeout=5)
+        # Not communicate(): it would read stderr too, taking lines from the reader thread.
+        stdout = self.process.stdout.read()
+        self.process.wait(timeout=timeout)
+        self.reader.join(timeout=30)
         return self.process.returncode, stdout, "".join(self.lines)
 
 
