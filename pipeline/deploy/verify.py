@@ -3,6 +3,7 @@ on a video (Safari refuses video from servers that ignore Range) and the feed.""
 
 from __future__ import annotations
 
+import http.client
 import json
 import re
 import time
@@ -66,6 +67,11 @@ class Video:
     source: Path | None = None   # the local file, to compare the bytes served
 
 
+# What fetching a URL may raise: network errors (URLError is an OSError), a malformed URL or
+# header (ValueError, http.client.InvalidURL) and a server that does not speak HTTP.
+FETCH_ERRORS = (OSError, ValueError, http.client.HTTPException)
+
+
 @dataclass(frozen=True)
 class Alias:
     """An old URL the site keeps: a redirect page to `target`, or (with `video`) a media file."""
@@ -119,7 +125,7 @@ def _check_build(base: str, build_id: str, token: str, timeout: float, attempts:
             time.sleep(0.5)
         try:
             status, _, body = _get(url, timeout)
-        except (OSError, urllib.error.URLError) as exc:
+        except FETCH_ERRORS as exc:
             detail = f"cannot fetch: {_reason(exc)}"
             continue
         if status != 200:
@@ -139,7 +145,7 @@ def _check_build(base: str, build_id: str, token: str, timeout: float, attempts:
 def _check_page(url: str, timeout: float) -> Check:
     try:
         status, _, _ = _get(url, timeout)
-    except (OSError, urllib.error.URLError) as exc:
+    except FETCH_ERRORS as exc:
         return Check("page", url, False, f"cannot fetch: {_reason(exc)}")
     return Check("page", url, status == 200, f"HTTP {status}")
 
@@ -150,7 +156,7 @@ def _check_range(url: str, video: Video, timeout: float) -> Check:
     start = max(0, video.size - TAIL)
     try:
         status, headers, body = _get(url, timeout, {"Range": f"bytes={start}-{video.size - 1}"})
-    except (OSError, urllib.error.URLError) as exc:
+    except FETCH_ERRORS as exc:
         return Check("range", url, False, f"cannot fetch: {_reason(exc)}")
     if status != 206:
         return Check("range", url, False, f"HTTP {status} to a Range request (expected 206)")
@@ -175,7 +181,7 @@ def _check_alias(base: str, alias: Alias, timeout: float) -> Check:
         return Check("alias", url, check.ok, check.detail)
     try:
         status, _, body = _get(url, timeout)
-    except (OSError, urllib.error.URLError) as exc:
+    except FETCH_ERRORS as exc:
         return Check("alias", url, False, f"cannot fetch: {_reason(exc)}")
     if status != 200:
         return Check("alias", url, False, f"HTTP {status}")
@@ -189,7 +195,7 @@ def _check_alias(base: str, alias: Alias, timeout: float) -> Check:
 def _check_feed(url: str, timeout: float) -> Check:
     try:
         status, _, body = _get(url, timeout)
-    except (OSError, urllib.error.URLError) as exc:
+    except FETCH_ERRORS as exc:
         return Check("feed", url, False, f"cannot fetch: {_reason(exc)}")
     if status != 200:
         return Check("feed", url, False, f"HTTP {status}")
