@@ -6,8 +6,9 @@ import json
 from pathlib import Path
 
 from ..console import console
-from ..errors import UserError
+from ..errors import ManifestError, UserError
 from ..execute import Executor, LocalBackend
+from ..plan.media_check import MediaChecks
 from ..presentation import RenderProgress, model_loads_line, plans_json, print_plans
 from ..runlock import exclusive
 from ..store import Store
@@ -32,6 +33,9 @@ def render(project_dir: Path | None, episodes: list[str], render_all: bool, dry_
             console.print(f"removed {swept} temporary file(s) left by an interrupted render")
         plans = workspace.plan(None if render_all else episodes, force=force)
         todo = [plan for plan in plans if plan.stale]
+        problems = MediaChecks(project, workspace.hashes).problems([plan.id for plan in todo])
+        if problems:
+            raise ManifestError(problems)
         if not todo:
             console.print("nothing to render: every episode is up to date")
         backend = LocalBackend(project.root, project.settings, store.tmp, jobs=jobs)

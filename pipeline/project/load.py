@@ -358,3 +358,11 @@ def episode_layers(project_root: Path, episode_file: Path) -> list[Layer]:
     defaults = _check_defaults(settings, config, problems)
     _, layers = _layers(document, defaults, fixes, config, problems)
     return layers
+
+
+def locate(project_root: Path, episode_file: Path, key_path: tuple) -> tuple[Path, int]:
+    """The file and line that gave one setting of an episode (for problems found after loading)."""
+    layers = episode_layers(project_root, episode_file)
+    episode_document = layers[-1].document
+    where, path = _origin(key_path, episode_document, layers)
+    return where.path, where.line_of(path)
