@@ -151,7 +151,9 @@ class ProofSettings(Strict):
 class QualityGate(Strict):
     """Limits on a render's quality figures; a render that exceeds one fails. None = no limit."""
 
-    seam_max: float | None = Field(None, ge=0.0)  # mean colour step across a seam, grey levels
+    # Mean colour step across a seam, grey levels. 1.0 is measured (bench/seam_gate_bench.py):
+    # fixed paste-backs score at most 0.4 on the demo and the restore scenes, stock at least 2.0.
+    seam_max: float | None = Field(1.0, ge=0.0)
     flicker_max: float | None = Field(None, ge=0.0)  # mean change of that step between frames
     fallbacks_max: int | None = Field(0, ge=0)  # frames pasted back by a fallback path
     faces_missed_max: float | None = Field(0.05, ge=0.0, le=1.0)  # fraction of frames without a face
@@ -169,6 +171,9 @@ class EpisodeSettings(Strict):
     # The poster (catalog card, <video poster>, og:image): the frame at this second of the
     # finished video; unset, the first proof frame. A change re-runs only the proof stage.
     poster_at: float | None = Field(None, ge=0.0)
+    # The shortest voice track (seconds) an episode may have: a shorter one is a mistake (a
+    # truncated or placeholder file), refused before any stage runs.
+    min_duration: float = Field(1.0, gt=0.0, le=86400.0)
     quality: QualityGate = QualityGate()
     fixes: tuple[str, ...] = ()
 
