@@ -138,10 +138,13 @@ class RenderProgress:
     def episode_finished(self, outcome) -> None:
         self.progress.advance(self.episodes)
         if outcome.ok:
-            console.print(f"[green]✓[/] {outcome.id} v{outcome.version} ({outcome.seconds:.1f} s)")
+            same = " [dim]same output as before: still this version[/]" if outcome.same_output else ""
+            console.print(f"[green]✓[/] {outcome.id} v{outcome.version} ({outcome.seconds:.1f} s){same}")
         else:
             console.print(f"[red]✗[/] {outcome.id} failed: {escape(outcome.error or '')}"
                           + (f"\n    details: {outcome.log}" if outcome.log else ""))
+        if outcome.summary:
+            console.print(f"    {escape(outcome.summary)}", soft_wrap=True)
 
     def tick(self) -> None:
         if self.live:

@@ -32,6 +32,11 @@ def test_the_failure_names_the_figure_and_where_the_evidence_is(stopped):
     assert result.exit_code == 1
     assert "quality gate: seam" in said and "> 0.0001" in said
     assert f"`alpha proof {EPISODE} --failed`" in said
+    # The episode's line: its figures against the gate, and readable paths of its proofs.
+    assert "seam step " in said and "grey levels (over gate 0.0001)" in said
+    assert f"proofs: .alpha/proofs/{EPISODE}/failed-" in said
+    [readable] = (root / ".alpha/proofs" / EPISODE).glob("failed-*")
+    assert {"frame@3s.png", "compare@3s.png"} <= {p.name for p in readable.iterdir()}
     assert not (root / "alpha.lock").exists() or EPISODE not in json.loads((root / "alpha.lock").read_text())["episodes"]
     [report] = (root / ".alpha/reports" / EPISODE).glob("failed-*.json")
     proofs = json.loads(report.read_text())["stages"]["proof"]["outputs"]
@@ -59,7 +64,7 @@ def test_status_says_the_stopped_stages_are_cached_and_a_fixed_gate_reuses_them(
     root = shutil.copytree(stopped[0], tmp_path / "show", symlinks=True)
     result = run_alpha("-C", str(root), "status", "ep02")
     assert "runs       nothing: the stale stages are all cached" in result.stdout
-    assert "cached     source, lipsync, mux, proof" in result.stdout
+    assert "cached     source, lipsync, restore, mux, proof" in result.stdout
     episode = root / "episodes" / f"{EPISODE}.yaml"
     episode.write_text(episode.read_text().replace("seam_max: 0.0001", "seam_max: 50"))
     result = run_alpha("-C", str(root), "render", "ep02", "--json")

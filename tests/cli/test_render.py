@@ -188,21 +188,29 @@ def test_second_render_is_refused_while_one_runs(demo):
     assert process.returncode == 0
 
 
+def _fails_at_run_time(demo: Path, episode: str) -> None:
+    """Bad media is refused before anything runs; a missing LatentSync fails in its stage."""
+    path = demo / "episodes" / f"{episode}.yaml"
+    path.write_text(path.read_text() + "lipsync: {backend: latentsync}\n")
+    config = demo / "alpha.yaml"
+    config.write_text(config.read_text().replace("root: ~/LatentSync", f"root: {demo / 'no-latentsync'}"))
+
+
 def test_a_failing_episode_does_not_stop_the_others(demo):
-    (demo / "media/ep02-voice.wav").write_bytes(b"RIFF but not really a wave file")
+    _fails_at_run_time(demo, "ep02-the-seam")
     result = run_alpha("-C", str(demo), "render", "--json")
     assert result.exit_code == 1
     outcomes = {e["id"]: e for e in json.loads(result.stdout)["episodes"]}
     assert outcomes["ep01-hello"]["ok"] and outcomes["ep03-rain"]["ok"]
     assert not outcomes["ep02-the-seam"]["ok"]
-    assert "ep02-voice.wav" in outcomes["ep02-the-seam"]["error"]
+    assert "no-latentsync" in outcomes["ep02-the-seam"]["error"]
     assert (demo / outcomes["ep02-the-seam"]["log"]).is_file()
     assert "2 rendered, 1 failed" in result.stderr
     assert set(lock(demo)) == {"ep01-hello", "ep03-rain"}
 
 
 def test_fail_fast_stops_after_the_first_failure(demo):
-    (demo / "media/ep01-voice.wav").write_bytes(b"broken")
+    _fails_at_run_time(demo, "ep01-hello")
     result = run_alpha("-C", str(demo), "render", "--fail-fast")
     assert result.exit_code == 1
     assert "0 rendered, 1 failed, 2 not attempted" in result.stderr
@@ -235,7 +243,8 @@ def test_force_rerenders_everything(demo):
     code, report = render_json(demo, "--force", "ep01-hello")
     [outcome] = report["episodes"]
     assert outcome["ran"] == ["source", "lipsync", "restore", "mux", "proof"]
-    assert lock(demo)["ep01-hello"]["history"][-1]["action"] == "force"
+    # The same bytes again: still v1, with no new history (tests/cli/test_forced_same_output.py).
+    assert outcome["same_output"] and lock(demo)["ep01-hello"]["version"] == 1
 
 
 def test_dry_run_is_status(demo):
@@ -254,7 +263,7 @@ def test_unknown_episode_is_a_usage_error(demo):
 def test_accept_records_cosmetic_edit_without_rendering(demo):
     render_json(demo)
     episode = demo / "episodes/ep01-hello.yaml"
-    episode.write_text(episode.read_text().replace("gain_db: -24", "gain_db: -23"))
+    episode.write_text(episode.read_text().replace("at: [2, 5]", "at: [2, 4]"))
     assert run_alpha("-C", str(demo), "status", "--check").exit_code == 1
     result = run_alpha("-C", str(demo), "accept", "ep01-hello")
     assert result.exit_code == 0, result.stderr
@@ -262,7 +271,8 @@ def test_accept_records_cosmetic_edit_without_rendering(demo):
     entry = lock(demo)["ep01-hello"]
     assert entry["version"] == 1
     assert entry["history"][-1]["action"] == "accept"
-    assert entry["history"][-1]["reasons"][0]["field"] == "audio.foley[0].gain_db"
+    assert entry["history"][-1]["reasons"][0]["field"] == "proof.at"
+    assert "forced" not in entry["history"][-1]
 
 
 def test_accept_refuses_what_was_never_rendered(demo):
