@@ -8,6 +8,7 @@ flight (to check slots). The stages they run are the real ones.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import threading
 import time
@@ -37,6 +38,9 @@ def pristine(tmp_path_factory) -> Path:
     config.write_text(config.read_text().replace("backend: preview", "backend: none"))
     for seed, (episode, seconds) in enumerate(VOICE_SECONDS.items(), start=1):
         synth_speech(root / f"media/{episode.split('-')[0]}-voice.wav", seconds=seconds, seed=seed)
+    # Proof times within the short voices (a time past the end is a manifest error).
+    for manifest in [config, *sorted((root / "episodes").glob("*.yaml"))]:
+        manifest.write_text(re.sub(r"(\n\s*at:\s*)\[[^\]]*\]", r"\g<1>[0.5]", manifest.read_text()))
     return root
 
 
