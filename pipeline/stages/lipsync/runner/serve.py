@@ -135,18 +135,20 @@ def render_episode(args: Dict[str, Any], models: Models) -> int:
         if not os.path.exists(path):
             raise RuntimeError(f"{what} path '{path}' not found")
     print(f"Input video path: {flags.video_path}\nInput audio path: {flags.audio_path}", flush=True)
-    pipeline, config, dtype = models.get(flags)
     run = RunnerState(args)
-    targets = hooks.activate(run)
-    if targets:
-        print(f"alpha runner (pid {os.getpid()}): patched {', '.join(targets)}", flush=True)
-    script = sys.modules["scripts.inference"]
-    if flags.seed != -1:
-        script.set_seed(flags.seed)
-    else:
-        script.torch.seed()
-    print(f"Initial seed: {script.torch.initial_seed()}", flush=True)
     try:
+        # Hooks first: a checkout whose layout the runner cannot patch is refused before a
+        # model load is spent on it.
+        targets = hooks.activate(run)
+        if targets:
+            print(f"alpha runner (pid {os.getpid()}): patched {', '.join(targets)}", flush=True)
+        pipeline, config, dtype = models.get(flags)
+        script = sys.modules["scripts.inference"]
+        if flags.seed != -1:
+            script.set_seed(flags.seed)
+        else:
+            script.torch.seed()
+        print(f"Initial seed: {script.torch.initial_seed()}", flush=True)
         pipeline(video_path=flags.video_path, audio_path=flags.audio_path, video_out_path=flags.video_out_path,
                  num_frames=config.data.num_frames, num_inference_steps=flags.inference_steps,
                  guidance_scale=flags.guidance_scale, weight_dtype=dtype, width=config.data.resolution,
