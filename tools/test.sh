@@ -11,6 +11,10 @@ pip=(.venv/bin/pip install --quiet --disable-pip-version-check)
 "${pip[@]}" torch==2.13.0
 "${pip[@]}" -e '.[flux,test]'
 
+# LatentSync's own environment for tests/latentsync_real (the real code on CPU).
+ALPHA_LATENTSYNC_PYTHON=$(bash tools/latentsync-venv.sh)
+export ALPHA_LATENTSYNC_PYTHON
+
 status=0
 .venv/bin/pytest "$@" || status=$?
 
