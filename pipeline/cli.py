@@ -29,8 +29,12 @@ def _project(ctx: typer.Context, here: Optional[Path]) -> Optional[Path]:
 
 
 def _run(command, *args) -> None:
-    """Run a command function; expected errors become a message and their exit code."""
+    """Run a command function; expected errors become a message and their exit code, and
+    unexpected ones a one-line message (the traceback goes to a kept log), exit 1."""
+    import click
+
     from .console import error
+    from .crash import describe_unexpected
     from .errors import Failure, UserError
 
     try:
@@ -41,6 +45,11 @@ def _run(command, *args) -> None:
     except KeyboardInterrupt:
         error("interrupted: finished stages and episodes are kept; run the command again to resume")
         raise typer.Exit(130) from None
+    except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+        raise
+    except Exception as exc:  # noqa: BLE001 - the last guard: no traceback reaches the user
+        error(describe_unexpected(exc))
+        raise typer.Exit(1) from None
     raise typer.Exit(code)
 
 
@@ -72,11 +81,13 @@ def init(directory: Path = typer.Argument(Path("."), help="Folder to create the 
 def status(ctx: typer.Context, episodes: Optional[List[str]] = Episodes, as_json: bool = JsonFlag,
            check: bool = typer.Option(False, "--check", help="Exit 1 when anything is stale."),
            verbose: bool = typer.Option(False, "-v", "--verbose", help="List up-to-date episodes too."),
+           explain: bool = typer.Option(False, "--explain",
+                                        help="Every resolved setting with its source and file:line."),
            project: Optional[Path] = ProjectOption) -> None:
     """Which episodes are stale, and exactly why."""
     from .commands.status import status as run
 
-    _run(run, _project(ctx, project), episodes or [], as_json, check, verbose)
+    _run(run, _project(ctx, project), episodes or [], as_json, check, verbose, explain)
 
 
 @app.command()
@@ -90,12 +101,15 @@ def render(
     keep_going: bool = typer.Option(True, "--keep-going/--fail-fast",
                                     help="Go on with the other episodes after a failure."),
     wait: bool = typer.Option(False, "--wait", help="Wait for another render of this project to finish."),
+    jobs: Optional[int] = typer.Option(None, "--jobs", "-j", metavar="N",
+                                       help="CPU slots: stages run side by side (default: this machine's CPUs)."),
     project: Optional[Path] = ProjectOption,
 ) -> None:
     """Render the stale episodes (or those named)."""
     from .commands.render import render as run
 
-    _run(run, _project(ctx, project), episodes or [], render_all, dry_run, force, as_json, keep_going, wait)
+    _run(run, _project(ctx, project), episodes or [], render_all, dry_run, force, as_json, keep_going, wait,
+         jobs)
 
 
 @app.command()
@@ -105,12 +119,15 @@ def proof(
     at: Optional[List[float]] = typer.Option(None, "--at", metavar="SECONDS",
                                              help="Time of a proof image (repeatable; default: proof.at)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Folder for the images (default: proofs/EPISODE)."),
+    failed: bool = typer.Option(False, "--failed",
+                                help="The proofs of the newest render the quality gate stopped "
+                                     "(into proofs/EPISODE/failed)."),
     project: Optional[Path] = ProjectOption,
 ) -> None:
     """Write proof frames of a rendered episode, without re-rendering."""
     from .commands.proof import proof as run
 
-    _run(run, _project(ctx, project), episode, at or [], out)
+    _run(run, _project(ctx, project), episode, at or [], out, failed)
 
 
 build_app = typer.Typer(no_args_is_help=True, help="Generate outputs from the renders.")
@@ -120,15 +137,19 @@ app.add_typer(build_app, name="build")
 @build_app.command("site")
 def build_site(ctx: typer.Context,
                drafts: bool = typer.Option(False, "--drafts", help="Include drafts and future-dated items."),
+               portable: Optional[bool] = typer.Option(
+                   None, "--portable/--links", show_default=False,
+                   help="Media as real files (hard links or copies) that any host or `cp -r` takes, or as "
+                        "links into .alpha/store (default: site.portable, else links)."),
                project: Optional[Path] = ProjectOption) -> None:
     """(Re)generate the static site into site.output."""
     from .commands.build import build_site as run
 
-    _run(run, _project(ctx, project), drafts)
+    _run(run, _project(ctx, project), drafts, portable)
 
 
 @app.command()
-def serve(ctx: typer.Context, port: int = typer.Option(8000, "--port", "-p", help="Port on 127.0.0.1."),
+def serve(ctx: typer.Context, port: int = typer.Option(8000, "--port", "-p", min=1, max=65535, help="Port on 127.0.0.1."),
           drafts: bool = typer.Option(False, "--drafts", help="Include drafts and future-dated items."),
           project: Optional[Path] = ProjectOption) -> None:
     """Preview the site locally, rebuilding and reloading on every change."""
@@ -148,12 +169,16 @@ def deploy(
     verify: bool = typer.Option(True, "--verify/--no-verify", help="Check the live site at the target's url after the switch."),
     rollback_on_failure: bool = typer.Option(False, "--rollback-on-failure",
                                              help="Switch back at once when verification fails."),
+    allow_drafts: bool = typer.Option(False, "--allow-drafts",
+                                      help="Publish a site built with --drafts (refused otherwise)."),
     project: Optional[Path] = ProjectOption,
 ) -> None:
-    """Publish the built site: a complete new release, then an atomic switch of `current`."""
+    """Publish the built site (rebuilt first if its inputs changed): a complete new release,
+    then an atomic switch of `current`."""
     from .commands.deploy import deploy as run
 
-    _run(run, _project(ctx, project), target, dry_run, rollback, as_json, verify, rollback_on_failure)
+    _run(run, _project(ctx, project), target, dry_run, rollback, as_json, verify, rollback_on_failure,
+         allow_drafts)
 
 
 @app.command()

@@ -255,10 +255,12 @@ def _proofs(proof_stage: dict[str, Any], media: Media, what: str):
 
 
 def quality_figures(stages: dict[str, Any]) -> list[Figure]:
-    """Every numeric figure the lip-sync (and source) stages reported; none for backend `none`."""
+    """Every numeric figure the lip-sync, restore (and source) stages reported."""
     figures: list[Figure] = []
-    for stage in ("lipsync", "source"):
+    for stage in ("lipsync", "restore", "source"):
         metrics = (stages.get(stage) or {}).get("metrics") or {}
+        if stage == "restore" and "blend" not in metrics:
+            continue  # nothing was pasted back (backend `none`, or no face anywhere)
         for key, value in _numbers(metrics):
             if stage == "lipsync" and key == "duration":
                 continue  # shown with the details
@@ -321,7 +323,7 @@ def _history(entry: dict[str, Any]) -> list[Version]:
 
 
 def describe_reason(reason: Reason) -> str:
-    from ..commands.status import describe
+    from ..presentation import describe
 
     if reason.kind == "new":
         return "first render"
