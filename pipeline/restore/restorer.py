@@ -70,17 +70,17 @@ class Restorer:
             the generated region (mask.png's hard edge), and the original pixels elsewhere.
         ``"seamless"``: ``cv2.seamlessClone`` of the rectangle, placed without shift and
             safe at frame edges. It hides the rectangle seam, not a colour step inside it.
+        ``"poisson"`` (default): gradient-domain colour correction of the generated region:
+            the generated pixels plus a smooth harmonic membrane that takes the colour
+            mismatch at the region's edge (its in-crop edge and, where it reaches them, the
+            rectangle's sides) to zero, smoothed over time. No pixel outside the generated
+            region (feathered) changes and nothing is shifted.
 
         In every blend only the generated region (feathered; hard-edged when ``blur`` and
         ``erode`` are 0) differs from the original frame: ``alpha`` and ``seamless`` paste
         the face composited over the original crop through that region, and their result
         is then kept only there, so the eyes and the rest of the crop stay original even
         where the model's decode differs from them.
-        ``"poisson"`` (default): gradient-domain colour correction of the generated region:
-            the generated pixels plus a smooth harmonic membrane that takes the colour
-            mismatch at the region's edge (its in-crop edge and, where it reaches them, the
-            rectangle's sides) to zero, smoothed over time. No pixel outside the generated
-            region (feathered) changes and nothing is shifted.
 
     Args:
         blend: one of :data:`BLENDS`.
