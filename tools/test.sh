@@ -9,7 +9,8 @@ python3 -m venv .venv
 pip=(.venv/bin/pip install --quiet --disable-pip-version-check)
 # torch first and pinned: the CPU build; an unpinned torch would pull a multi-GB CUDA build.
 "${pip[@]}" torch==2.13.0
-"${pip[@]}" -e '.[flux,test]'
+# ray: the cluster lane (tests/cluster) starts a real Ray cluster.
+"${pip[@]}" -e '.[flux,test,ray]'
 
 # LatentSync's own environment for tests/latentsync_real (the real code on CPU).
 ALPHA_LATENTSYNC_PYTHON=$(bash tools/latentsync-venv.sh)

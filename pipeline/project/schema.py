@@ -11,9 +11,35 @@ import datetime as dt
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+# An old URL path that `aliases:` keeps working: printable, no query, fragment or escapes.
+_ALIAS_CHARS = re.compile(r"^[A-Za-z0-9._~!$&'()*+,;=:@/-]+$")
+
+
+def alias_problem(value: str) -> str | None:
+    """Why `value` cannot be an alias (a site path like /video/old-name.mp4), or None."""
+    path = value.strip("/")
+    if not path:
+        return f"alias {value!r} is the site's root"
+    if not _ALIAS_CHARS.match(value):
+        return (f"alias {value!r} may hold only letters, digits and - . _ ~ / "
+                "(no spaces, query, fragment or %-escapes)")
+    if any(part in ("", ".", "..") for part in path.split("/")):
+        return f"alias {value!r} has an empty, '.' or '..' segment"
+    return None
+
+
+def _alias(value: str) -> str:
+    problem = alias_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+# One alias; a list of them reports a bad one at its own index (aliases[1]).
+AliasPath = Annotated[str, AfterValidator(_alias)]
 FIX_ID = re.compile(r"^[A-Z][A-Z0-9]*-\d+$")
 
 Blend = Literal["poisson", "seamless", "alpha"]
@@ -140,6 +166,9 @@ class EpisodeSettings(Strict):
     audio: AudioSettings
     video: VideoSettings = VideoSettings()
     proof: ProofSettings = ProofSettings()
+    # The poster (catalog card, <video poster>, og:image): the frame at this second of the
+    # finished video; unset, the first proof frame. A change re-runs only the proof stage.
+    poster_at: float | None = Field(None, ge=0.0)
     quality: QualityGate = QualityGate()
     fixes: tuple[str, ...] = ()
 
@@ -151,6 +180,7 @@ class Episode(EpisodeSettings):
     description: str = ""
     tags: tuple[str, ...] = ()
     draft: bool = False
+    aliases: tuple[AliasPath, ...] = ()  # old URLs of the page or of the video (.mp4) that keep working
 
     @field_validator("id")
     @classmethod
@@ -172,7 +202,12 @@ class Episode(EpisodeSettings):
         return value
 
 
-EPISODE_ONLY_KEYS = frozenset({"id", "title", "date", "description", "tags", "draft"})
+EPISODE_ONLY_KEYS = frozenset({"id", "title", "date", "description", "tags", "draft", "aliases"})
+
+# Stage parameters whose change alters no pixel or sample of the episode's video, so that
+# `alpha accept` may record them as rendered. Titles, descriptions, tags, dates and drafts are
+# not stage parameters at all: editing them never makes an episode stale.
+COSMETIC_PARAMS = frozenset({"proof.at"})
 
 
 # --- project settings ----------------------------------------------------------------------
@@ -244,19 +279,66 @@ class SiteSettings(Strict):
     @field_validator("url")
     @classmethod
     def _absolute(cls, value: str) -> str:
-        if not re.match(r"^https?://[^/\s]+", value):
-            raise ValueError(f"{value!r} is not an absolute http(s) URL")
-        return value if value.endswith("/") else value + "/"
+        return absolute_url(value)
+
+
+def absolute_url(value: str) -> str:
+    """An absolute http(s) URL with a host, ending in `/`."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises on a port that is not a number in range
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not a usable URL ({exc})") from None
+    if (parts.scheme not in ("http", "https") or not parts.hostname
+            or any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in value)):
+        raise ValueError(f"{value!r} is not an absolute http(s) URL")
+    return value if value.endswith("/") else value + "/"
+
+
+def _no_option_or_control(value: str | None, what: str) -> str | None:
+    # ssh and rsync would read a leading `-` as an option; whitespace and control characters
+    # have no place in a host or user name.
+    if value is not None and (value.startswith("-") or not value
+                              or any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in value)):
+        raise ValueError(f"{value!r} is not a usable {what}: it may not start with '-' "
+                         "or hold spaces or control characters")
+    return value
 
 
 class DeployTarget(Strict):
     kind: Literal["local", "rsync"]
-    path: str
+    path: str = Field(min_length=1)
     host: str | None = None
     user: str | None = None
     port: int | None = Field(None, ge=1, le=65535)
     url: str | None = None
     keep: int = Field(5, ge=1, le=1000)
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str | None) -> str | None:
+        return _no_option_or_control(value, "host name")
+
+    @field_validator("user")
+    @classmethod
+    def _user(cls, value: str | None) -> str | None:
+        return _no_option_or_control(value, "user name")
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        if any(ord(c) < 32 or ord(c) == 127 for c in value):
+            raise ValueError(f"{value!r} holds control characters")
+        return value
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None:
+            absolute_url(value)  # validates; the URL is used as written
+        return value
 
     @model_validator(mode="after")
     def _host_for_rsync(self) -> "DeployTarget":
@@ -270,6 +352,46 @@ class DeploySettings(Strict):
     targets: dict[str, DeployTarget] = {}
 
 
+HOST_PORT = re.compile(r"^(?P<host>[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\]):(?P<port>\d{1,5})$")
+
+
+def check_host_port(value: str) -> str:
+    """A cluster address as HOST:PORT (a name, an IPv4 address or a bracketed IPv6 one)."""
+    match = HOST_PORT.match(value.strip())
+    if not match or not 1 <= int(match["port"]) <= 65535:
+        raise ValueError(f"{value!r} is not an address like HOST:PORT (for example 10.0.0.5:6379)")
+    return value.strip()
+
+
+class ClusterSettings(Strict):
+    """Where `alpha render` sends its lip-sync jobs; `--cluster ADDRESS` overrides, `--local` ignores."""
+
+    kind: Literal["ray"]
+    address: str
+
+    _address = field_validator("address")(check_host_port)
+
+
+class HostLatentSync(Strict):
+    # The weights live in <root>/checkpoints, where LatentSync's own code looks for them.
+    root: str | None = None
+    python: str | None = None
+
+
+class HostSettings(Strict):
+    """A render host's own settings (the host file a cluster worker reads), not the project's.
+
+    Found through ALPHA_HOST_FILE, else ~/.config/alpha/host.yaml; every key may be left out.
+    """
+
+    name: str | None = None  # how progress and `render --json` name this host (default: Ray node id)
+    cache: str = "~/.cache/alpha/cluster"  # inputs and outputs by content hash
+    latentsync: HostLatentSync = HostLatentSync()
+    # SIMULATION for tests and benchmarks on machines without a GPU: every lip-sync job on this
+    # host also holds its slot this many seconds, as a GPU's model time would.
+    simulated_gpu_seconds: float = Field(0.0, ge=0.0, le=3600.0)
+
+
 class ProjectSettings(Strict):
     name: str = "alpha"
     site: SiteSettings = SiteSettings()
@@ -278,3 +400,4 @@ class ProjectSettings(Strict):
     fixes: tuple[NamedFix, ...] = ()
     defaults: dict[str, Any] = {}
     deploy: DeploySettings = DeploySettings()
+    cluster: ClusterSettings | None = None

@@ -37,10 +37,14 @@ class ProofStage(Stage):
         params = {"proof": {"at": sorted(set(episode.proof.at))}}
         if episode.lipsync.backend != "none":  # the before/after panels need a face
             params["restore"] = episode.restore.model_dump()
+        if episode.poster_at is not None:  # only when set, so renders made before it stay current
+            params["poster"] = {"at": episode.poster_at}
         return StageSpec(params=params)
 
     def run(self, job: StageRun) -> StageResult:
         outputs, metrics = write_proofs(job.upstream, job.params["proof"]["at"], job.params.get("restore"), job.work)
+        if "poster" in job.params:
+            outputs.update(write_poster(job.upstream["mux.video"], job.params["poster"]["at"], job.work))
         copies, sizes = display_copies(outputs, job.work)
         return StageResult({**outputs, **copies}, {**metrics, "sizes": sizes})
 
@@ -48,7 +52,7 @@ class ProofStage(Stage):
 def display_copies(proofs: dict[str, Path], out_dir: Path) -> tuple[dict[str, Path], dict[str, list[int]]]:
     """Web-sized JPEGs of proof PNGs, made with the render so a site build only links them.
 
-    Every proof `<name>` gets `<name>:view`; full frames also get `<name>:thumb`. Returns the
+    Every proof `<name>` gets `<name>:view`; full frames and the poster also get `<name>:thumb`. Returns the
     copies and the pixel size (width, height) of every image, originals included.
     """
     import cv2
@@ -60,7 +64,7 @@ def display_copies(proofs: dict[str, Path], out_dir: Path) -> tuple[dict[str, Pa
     for name, path in proofs.items():
         pixels = cv2.imread(str(path), cv2.IMREAD_COLOR)
         sizes[name] = [pixels.shape[1], pixels.shape[0]]
-        for view in ("view", "thumb") if name.startswith("frame@") else ("view",):
+        for view in ("view", "thumb") if name.startswith(("frame@", "poster@")) else ("view",):
             data, width, height = display_jpeg(pixels, view)
             copy = out_dir / f"{name}-{view}.jpg"
             copy.write_bytes(data)
@@ -118,6 +122,16 @@ def write_proofs(upstream: dict[str, Path], times: list[float], restore: dict | 
                                labels=("stock alpha paste-back", f"{restore['blend']} (this episode)"))
         outputs[proof_name("compare", seconds)] = _write_png(out_dir, proof_name("compare", seconds), panel)
     return outputs, {"clamped_to_end": clamped, "no_face_at": without_face}
+
+
+def write_poster(video: Path, seconds: float, out_dir: Path) -> dict[str, Path]:
+    """The episode's poster: the finished video's frame at `seconds` (the last frame when past
+    the end), as `poster@<seconds>s`. The site prefers it to the first proof frame."""
+    from ..media import frame_at, probe
+
+    moment = min(seconds, max(probe(video).duration - 0.05, 0.0))
+    name = proof_name("poster", seconds)
+    return {name: _write_png(out_dir, name, frame_at(video, moment))}
 
 
 def _frame(path: Path, seconds: float) -> np.ndarray:
