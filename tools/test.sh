@@ -11,6 +11,13 @@ pip=(.venv/bin/pip install --quiet --disable-pip-version-check)
 "${pip[@]}" torch==2.13.0
 # ray: the cluster lane (tests/cluster) starts a real Ray cluster.
 "${pip[@]}" -e '.[flux,test,ray]'
+# The page checkers of tests/site/test_site_standards.py, from the npm registry, pinned: the
+# Nu Html Checker (run with the machine's Java) and axe-core (injected into Chromium).
+if command -v npm >/dev/null; then
+    npm install --prefix .tools --no-audit --no-fund --silent vnu-jar@26.9.27 axe-core@4.14.1
+else
+    echo "npm not found: the Nu Html Checker and axe-core tests will be skipped" >&2
+fi
 
 # LatentSync's own environment for tests/latentsync_real (the real code on CPU).
 ALPHA_LATENTSYNC_PYTHON=$(bash tools/latentsync-venv.sh)
