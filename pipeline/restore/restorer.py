@@ -77,10 +77,10 @@ class Restorer:
             region (feathered) changes and nothing is shifted.
 
         In every blend only the generated region (feathered; hard-edged when ``blur`` and
-        ``erode`` are 0) differs from the original frame: ``alpha`` and ``seamless`` paste
-        the face composited over the original crop through that region, and their result
-        is then kept only there, so the eyes and the rest of the crop stay original even
-        where the model's decode differs from them.
+        ``erode`` are 0) differs from the original frame: the result of ``alpha`` and
+        ``seamless`` (whose source is the face composited over the original crop through
+        that region) is kept only there, weighted by the feathered region, so the eyes and
+        the rest of the crop stay original even where the model's decode differs from them.
 
     Args:
         blend: one of :data:`BLENDS`.
@@ -185,23 +185,23 @@ class Restorer:
                 return self._poisson(shot, frame, face, affine, region)
             except _Fallback as exc:
                 self._fallback(record, exc.code, str(exc))
-            composed = self._feathered_face(shot, frame, face, affine, region)
-            return self._only_generated(shot, frame, paste_alpha(frame, composed, affine), affine, region)
-        composed = self._feathered_face(shot, frame, face, affine, region)
+            return self._only_generated(shot, frame, paste_alpha(frame, face, affine), affine, region)
         if self.blend == "alpha":
-            return self._only_generated(shot, frame, paste_alpha(frame, composed, affine), affine, region)
+            # The region's weight is applied once, in the frame: S·face + (1 − S)·frame.
+            return self._only_generated(shot, frame, paste_alpha(frame, face, affine), affine, region)
+        composed = self._feathered_face(shot, frame, face, affine, region)
         try:
             pasted = paste_seamless(frame, np.clip(composed + 0.5, 0, 255).astype(np.uint8), affine)
         except cv2.error as exc:
             lines = str(exc).strip().splitlines()
             self._fallback(record, "seamless_clone_failed", f"cv2.seamlessClone: {lines[-1] if lines else repr(exc)}")
-            pasted = paste_alpha(frame, composed, affine)
+            pasted = paste_alpha(frame, face, affine)
         return self._only_generated(shot, frame, pasted, affine, region)
 
     def _feathered_face(self, shot: _Shot, frame, face, affine, region) -> np.ndarray:
         """The face re-composited over the original crop through the feathered region (a
-        hard edge when blur = erode = 0), as LatentSync composites its decoded crop: what the
-        rectangle paste and seamlessClone take as their source."""
+        hard edge when blur = erode = 0), as LatentSync composites its decoded crop:
+        seamlessClone's source, so its guidance field outside the region is the original's."""
         original = warp_frame_to_crop(frame, affine, shot.crop_hw, region)
         weight = shot.paste[..., None]
         return weight * face.astype(np.float32) + (1.0 - weight) * original
