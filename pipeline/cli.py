@@ -72,11 +72,13 @@ def init(directory: Path = typer.Argument(Path("."), help="Folder to create the 
 def status(ctx: typer.Context, episodes: Optional[List[str]] = Episodes, as_json: bool = JsonFlag,
            check: bool = typer.Option(False, "--check", help="Exit 1 when anything is stale."),
            verbose: bool = typer.Option(False, "-v", "--verbose", help="List up-to-date episodes too."),
+           explain: bool = typer.Option(False, "--explain",
+                                        help="Every resolved setting with its source and file:line."),
            project: Optional[Path] = ProjectOption) -> None:
     """Which episodes are stale, and exactly why."""
     from .commands.status import status as run
 
-    _run(run, _project(ctx, project), episodes or [], as_json, check, verbose)
+    _run(run, _project(ctx, project), episodes or [], as_json, check, verbose, explain)
 
 
 @app.command()

@@ -1,4 +1,6 @@
-"""The one console for humans: everything goes to stderr, so stdout can carry JSON."""
+"""The consoles, as git and DVC split them: a query's answer (status, doctor, explain) goes to
+stdout, where `| less` and `| grep` find it; progress, logs and warnings go to stderr, so that
+stdout carries only the answer (or only JSON with `--json`)."""
 
 from __future__ import annotations
 
@@ -6,6 +8,7 @@ from rich.console import Console
 from rich.markup import escape
 
 console = Console(stderr=True, highlight=False)
+answer = Console(highlight=False, soft_wrap=True)  # stdout: the answer to a query command
 
 
 def info(message: str) -> None:

@@ -10,7 +10,7 @@ from .gcpause import gc_paused
 from .plan.hashing import HashCache
 from .plan.lock import Lock, read_lock
 from .plan.plan import EpisodePlan, plan_project
-from .project.keys import did_you_mean
+from .project.ids import resolve_ids
 from .project.load import find_root, load_project
 from .project.model import Project
 
@@ -22,14 +22,11 @@ class Workspace:
     hashes: HashCache
 
     def select(self, names: list[str] | None) -> list[str] | None:
-        """Validate episode ids named on the command line (None means all)."""
+        """The full ids of episodes named on the command line, by id or unique prefix
+        (None means all)."""
         if not names:
             return None
-        unknown = [name for name in names if name not in self.project.episodes]
-        if unknown:
-            hints = "".join(did_you_mean(name, self.project.episodes) for name in unknown[:1])
-            raise UserError(f"unknown episode {', '.join(map(repr, unknown))}{hints}")
-        return list(dict.fromkeys(names))
+        return resolve_ids(names, self.project.episodes)
 
     def plan(self, names: list[str] | None = None, force: bool = False) -> list[EpisodePlan]:
         with gc_paused():

@@ -7,7 +7,7 @@ from pathlib import Path
 from rich.markup import escape
 from rich.table import Table
 
-from ..console import console
+from ..console import answer
 from ..doctor import FAIL, INFO, OK, WARN, Check, run_checks
 from ..errors import UserError
 from ..project.load import find_root
@@ -48,17 +48,17 @@ def print_checks(checks: list[Check], root: Path | None) -> None:
         if not check.required and check.status in (FAIL, WARN):
             status += " [dim](not needed)[/]"
         table.add_row(escape(check.name), status, escape(check.detail))
-    console.print(table)
+    answer.print(table)
     # The actionable lines again, unwrapped, so they survive narrow terminals, logs and grep.
     todo = [check for check in checks if check.status in (FAIL, WARN) and (check.required or check.fix)]
     for check in todo:
         mark = "[red]✗[/]" if check.failed else "[yellow]![/]"
         need = "" if check.required else " (not needed by any episode)"
-        console.print(f"{mark} {escape(check.name)}{need}: {escape(check.detail)}", soft_wrap=True)
+        answer.print(f"{mark} {escape(check.name)}{need}: {escape(check.detail)}", soft_wrap=True)
         if check.fix:
-            console.print(f"    fix: {escape(check.fix)}", soft_wrap=True)
+            answer.print(f"    fix: {escape(check.fix)}", soft_wrap=True)
     failed = [check.name for check in checks if check.failed]
     if failed:
-        console.print(f"[red]not ready:[/] {escape(', '.join(failed))}", soft_wrap=True)
+        answer.print(f"[red]not ready:[/] {escape(', '.join(failed))}", soft_wrap=True)
     else:
-        console.print("[green]ready:[/] everything the project's episodes need is here", soft_wrap=True)
+        answer.print("[green]ready:[/] everything the project's episodes need is here", soft_wrap=True)

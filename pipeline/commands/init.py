@@ -13,9 +13,19 @@ from ..errors import UserError
 VOICES = {"ep01-voice.wav": (7.0, 1), "ep02-voice.wav": (8.5, 2), "ep03-voice.wav": (9.5, 3)}
 FOLEY = {"room.wav": ("room", 6.0, 11), "rain.wav": ("rain", 6.0, 12), "chimes.wav": ("chimes", 6.0, 13)}
 
+# A project lives in git: manifests, posts, media and alpha.lock are committed; the store, the
+# built site (and its spare folder beside it) and `alpha proof` images are made again from them.
+GITIGNORE = """\
+# Made by alpha from the committed files: the store, the built site, proof images.
+/.alpha/
+/site/
+/.site.spare/
+/proofs/
+"""
+
 
 def scaffold_files() -> dict[str, bytes]:
-    """The demo's manifests and posts, by project-relative path."""
+    """The demo's manifests, posts and .gitignore, by project-relative path."""
     root = resources.files("pipeline.demo") / "project"
     files: dict[str, bytes] = {}
 
@@ -27,6 +37,7 @@ def scaffold_files() -> dict[str, bytes]:
                 files[f"{prefix}{child.name}"] = child.read_bytes()
 
     walk(root, "")
+    files[".gitignore"] = GITIGNORE.encode()
     return files
 
 

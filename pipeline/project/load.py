@@ -185,6 +185,14 @@ class Layer:
     document: Located
     base: tuple  # where `values` sits inside `document`
     exact: tuple | None = None  # a fix sets exactly one key path
+    fix: str | None = None  # the named fix's id, for a fix's layer
+    fix_value: Any = None
+
+    def value(self, key_path: tuple) -> Any:
+        """The raw value this layer gives `key_path` (call only where `locate` found it)."""
+        if self.exact is not None:
+            return self.fix_value
+        return _raw(self.values, key_path)
 
     def locate(self, key_path: tuple) -> tuple | None:
         """The key path inside the document that gave `key_path`, if this layer set it."""
@@ -234,9 +242,10 @@ def _set_dotted(target: dict, dotted_key: str, value: Any) -> tuple:
     return parts
 
 
-def _resolve_episode(root: Path, document: Located, settings: schema.ProjectSettings,
-                     defaults: dict, fixes: dict, config: Located,
-                     problems: list[Problem]) -> schema.Episode | None:
+def _layers(document: Located, defaults: dict, fixes: dict, config: Located,
+            problems: list[Problem]) -> tuple[dict[str, Any], list[Layer]]:
+    """An episode's merged raw settings, and the layers they came from (defaults, then each
+    named fix's settings, then the episode file), in order of precedence."""
     layers = [Layer(defaults, config, ("defaults",))]
     merged: dict[str, Any] = {}
     _merge(merged, defaults)
@@ -254,11 +263,19 @@ def _resolve_episode(root: Path, document: Located, settings: schema.ProjectSett
             index, fix = fixes[fix_id]
             for key, value in fix.settings.items():
                 parts = _set_dotted(merged, key, value)
-                layers.append(Layer({}, config, ("fixes", index, "settings", key), exact=parts))
+                layers.append(Layer({}, config, ("fixes", index, "settings", key), exact=parts,
+                                    fix=fix_id, fix_value=value))
 
     _merge(merged, own)
     layers.append(Layer(own, document, ()))
     merged.setdefault("id", document.path.stem)
+    return merged, layers
+
+
+def _resolve_episode(root: Path, document: Located, settings: schema.ProjectSettings,
+                     defaults: dict, fixes: dict, config: Located,
+                     problems: list[Problem]) -> schema.Episode | None:
+    merged, layers = _layers(document, defaults, fixes, config, problems)
 
     # Checks on the raw values run even when the schema rejects something else, so that one
     # pass reports every problem.
@@ -353,3 +370,19 @@ def input_fields(episode: schema.Episode) -> dict[str, tuple[tuple, str]]:
         fields[f"audio.foley[{index}]"] = (("audio", "foley", index, "path"), track.path)
     return fields
 
+
+
+def episode_layers(project_root: Path, episode_file: Path) -> list[Layer]:
+    """The layers of one episode of a project that loads without problems (for --explain)."""
+    root = project_root.resolve()
+    cache = ParseCache(root / STATE_DIR / "cache" / "manifests.pickle")
+    problems: list[Problem] = []
+    config = _load(root, root / CONFIG_NAME, problems, cache)
+    document = _load(root, episode_file, problems, cache)
+    if config is None or document is None:
+        raise ManifestError(problems)
+    settings = schema.ProjectSettings.model_validate(config.data)
+    fixes = _check_fixes(settings, config, problems)
+    defaults = _check_defaults(settings, config, problems)
+    _, layers = _layers(document, defaults, fixes, config, problems)
+    return layers

@@ -227,7 +227,7 @@ def test_dry_run_is_status(demo):
 def test_unknown_episode_is_a_usage_error(demo):
     result = run_alpha("-C", str(demo), "render", "ep02-the-seem")
     assert result.exit_code == 2
-    assert "unknown episode 'ep02-the-seem' (did you mean 'ep02-the-seam'?)" in result.stderr
+    assert "unknown episode 'ep02-the-seem'; did you mean ep02-the-seam?" in result.stderr
 
 
 def test_accept_records_cosmetic_edit_without_rendering(demo):

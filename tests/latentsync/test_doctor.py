@@ -51,7 +51,7 @@ def make_project(root: Path, checkout: Path | str, python: Path | str, backend: 
 
 def run_doctor(project: Path, capsys) -> tuple[int, str]:
     code = doctor(project)
-    return code, capsys.readouterr().err
+    return code, capsys.readouterr().out  # the answer of a query command is on stdout
 
 
 def test_ready_with_the_standin_checkout_and_a_big_enough_gpu(tmp_path, checkout, capsys):
@@ -122,6 +122,6 @@ def test_real_probe_in_the_checkouts_python(tmp_path, checkout, capsys):
 def test_outside_a_project_checks_the_machine(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     code = doctor(None)
-    out = capsys.readouterr().err
+    out = capsys.readouterr().out
     assert code == 0, out
     assert "no project found" in out and "H.264 test encode ok" in out

@@ -16,7 +16,7 @@ from pipeline.site.build import build_site
 from pipeline.site.linkcheck import check_folder
 from tests.helpers import run_alpha, write
 
-from tests.site.common import EPISODES, TODAY
+from tests.site.common import EPISODES, TODAY, override_template
 
 
 def page(site: Path, path: str) -> str:
@@ -237,8 +237,7 @@ def test_broken_link_fails_the_build_naming_the_page_and_keeps_the_old_site(demo
     site = demo / "site"
     old_id = json.loads(page(site, "build.json"))["build_id"]
     old_catalog = page(site, "index.html")
-    templates = demo / "templates"
-    post = templates / "post.html"
+    post = override_template(demo, "post.html")
     post.write_text(post.read_text().replace('<div class="prose">',
                                              '<div class="prose"><a href="{{ root }}nowhere/">x</a>'
                                              '<a href="#no-such-id">y</a>'))
@@ -307,9 +306,9 @@ def test_worker_processes_give_the_same_site(demo, monkeypatch):
     one = build_site(demo, today=TODAY)
     pages = {path: path.read_bytes() for path in (demo / "site").rglob("*.html")}
     monkeypatch.setenv("ALPHA_SITE_WORKERS", "2")
-    import pipeline.site.build as build
+    import pipeline.site.workers as workers
 
-    monkeypatch.setattr(build, "_PARALLEL_MIN_PAGES", 1)
+    monkeypatch.setattr(workers, "PARALLEL_MIN_PAGES", 1)
     two = build_site(demo, today=TODAY)
     assert two.build_id == one.build_id
     assert {path: path.read_bytes() for path in (demo / "site").rglob("*.html")} == pages

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from tests.helpers import run_alpha, write
+from tests.site.common import override_template
 
 
 def wired(*names: str) -> bool:
@@ -43,7 +44,7 @@ def test_build_site_exit_codes(demo):
     assert "posts/2026-11-09-bad.md:5" in result.stderr
     (demo / "posts" / "2026-11-09-bad.md").unlink()
 
-    template = demo / "templates" / "tags.html"
+    template = override_template(demo, "tags.html")
     template.write_text(template.read_text().replace("<h1>Tags</h1>", '<h1>Tags</h1><a href="{{ root }}gone/">x</a>'))
     result = run_alpha("-C", str(demo), "build", "site")
     assert result.exit_code == 1
