@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import dataclass
 
@@ -49,6 +50,16 @@ def escape_text(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+_BARE_AMPERSAND = re.compile(r"&(?!(?:[A-Za-z][A-Za-z0-9]*|#[0-9]+|#[xX][0-9A-Fa-f]+);)")
+_BARE_LESS_THAN = re.compile(r"<(?![/A-Za-z])")
+
+
+def from_srt_text(text: str) -> str:
+    """SRT cue text as WebVTT cue text: markup tags (``<i>``) kept, a bare ``&`` or ``<``
+    escaped (in WebVTT they start a character reference or a tag)."""
+    return _BARE_LESS_THAN.sub("&lt;", _BARE_AMPERSAND.sub("&amp;", text))
+
+
 def to_vtt(cues: list[Cue], *, note: str | None = None) -> str:
     """A WebVTT file of `cues` (payloads as given, see `cue_payload`), with an optional NOTE."""
     blocks = ["WEBVTT"]
@@ -60,16 +71,11 @@ def to_vtt(cues: list[Cue], *, note: str | None = None) -> str:
 
 
 _TAG = re.compile(r"<[^>]*>")
-_ENTITIES = {"&amp;": "&", "&lt;": "<", "&gt;": ">", "&nbsp;": "\u00a0", "&lrm;": "\u200e",
-             "&rlm;": "\u200f"}
 
 
 def plain_text(cue_text: str) -> str:
-    """The words of a cue: tags dropped, entities decoded, lines joined by spaces."""
-    text = _TAG.sub("", cue_text)
-    for entity, char in _ENTITIES.items():
-        text = text.replace(entity, char)
-    return " ".join(text.split())
+    """The words of a cue: tags dropped, character references decoded, lines joined by spaces."""
+    return " ".join(html.unescape(_TAG.sub("", cue_text)).split())
 
 
 def transcript_of(cues: list[Cue]) -> str:

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .cues import Cue
+from .cues import Cue, from_srt_text
 
 FORMATS = {".vtt": "vtt", ".srt": "srt"}
 
@@ -78,8 +78,9 @@ def parse_captions(text: str, kind: str, name: Path) -> list[Cue]:
         raise CaptionsError(name, _first_unread_timing(lines, document.captions, timing_lines),
                             "not a cue: a cue number, a timing line like "
                             "00:00:01,000 --> 00:00:02,500 and at least one line of text")
+    text_of = from_srt_text if kind == "srt" else str
     cues = [Cue(caption.start_time.in_milliseconds() / 1000, caption.end_time.in_milliseconds() / 1000,
-                caption.raw_text) for caption in document.captions]
+                text_of(caption.raw_text)) for caption in document.captions]
     if not cues:
         raise CaptionsError(name, len(lines), "no cues: the file holds no timed text")
     previous = 0.0

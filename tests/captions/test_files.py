@@ -92,3 +92,10 @@ def test_not_utf8_and_wrong_suffix(tmp_path):
         read_captions(latin)
     with pytest.raises(CaptionsError, match="WebVTT .* or SubRip"):
         read_captions(write(tmp_path, "ep.txt", "hello"))
+
+
+def test_srt_text_becomes_webvtt_cue_text(tmp_path):
+    srt = "1\n00:00:01,000 --> 00:00:02,000\nR&D <b>bold</b> &amp; 1 < 2 &#38;\n"
+    (cue,) = read_captions(write(tmp_path, "ep.srt", srt))
+    assert cue.text == "R&amp;D <b>bold</b> &amp; 1 &lt; 2 &#38;"
+    assert transcript_of([cue]) == "R&D bold & 1 < 2 &"
