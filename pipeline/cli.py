@@ -92,12 +92,15 @@ def render(
     keep_going: bool = typer.Option(True, "--keep-going/--fail-fast",
                                     help="Go on with the other episodes after a failure."),
     wait: bool = typer.Option(False, "--wait", help="Wait for another render of this project to finish."),
+    jobs: Optional[int] = typer.Option(None, "--jobs", "-j", metavar="N",
+                                       help="CPU slots: stages run side by side (default: this machine's CPUs)."),
     project: Optional[Path] = ProjectOption,
 ) -> None:
     """Render the stale episodes (or those named)."""
     from .commands.render import render as run
 
-    _run(run, _project(ctx, project), episodes or [], render_all, dry_run, force, as_json, keep_going, wait)
+    _run(run, _project(ctx, project), episodes or [], render_all, dry_run, force, as_json, keep_going, wait,
+         jobs)
 
 
 @app.command()
@@ -107,12 +110,15 @@ def proof(
     at: Optional[List[float]] = typer.Option(None, "--at", metavar="SECONDS",
                                              help="Time of a proof image (repeatable; default: proof.at)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Folder for the images (default: proofs/EPISODE)."),
+    failed: bool = typer.Option(False, "--failed",
+                                help="The proofs of the newest render the quality gate stopped "
+                                     "(into proofs/EPISODE/failed)."),
     project: Optional[Path] = ProjectOption,
 ) -> None:
     """Write proof frames of a rendered episode, without re-rendering."""
     from .commands.proof import proof as run
 
-    _run(run, _project(ctx, project), episode, at or [], out)
+    _run(run, _project(ctx, project), episode, at or [], out, failed)
 
 
 build_app = typer.Typer(no_args_is_help=True, help="Generate outputs from the renders.")
@@ -122,11 +128,15 @@ app.add_typer(build_app, name="build")
 @build_app.command("site")
 def build_site(ctx: typer.Context,
                drafts: bool = typer.Option(False, "--drafts", help="Include drafts and future-dated items."),
+               portable: Optional[bool] = typer.Option(
+                   None, "--portable/--links", show_default=False,
+                   help="Media as real files (hard links or copies) that any host or `cp -r` takes, or as "
+                        "links into .alpha/store (default: site.portable, else links)."),
                project: Optional[Path] = ProjectOption) -> None:
     """(Re)generate the static site into site.output."""
     from .commands.build import build_site as run
 
-    _run(run, _project(ctx, project), drafts)
+    _run(run, _project(ctx, project), drafts, portable)
 
 
 @app.command()
@@ -150,12 +160,16 @@ def deploy(
     verify: bool = typer.Option(True, "--verify/--no-verify", help="Check the live site at the target's url after the switch."),
     rollback_on_failure: bool = typer.Option(False, "--rollback-on-failure",
                                              help="Switch back at once when verification fails."),
+    allow_drafts: bool = typer.Option(False, "--allow-drafts",
+                                      help="Publish a site built with --drafts (refused otherwise)."),
     project: Optional[Path] = ProjectOption,
 ) -> None:
-    """Publish the built site: a complete new release, then an atomic switch of `current`."""
+    """Publish the built site (rebuilt first if its inputs changed): a complete new release,
+    then an atomic switch of `current`."""
     from .commands.deploy import deploy as run
 
-    _run(run, _project(ctx, project), target, dry_run, rollback, as_json, verify, rollback_on_failure)
+    _run(run, _project(ctx, project), target, dry_run, rollback, as_json, verify, rollback_on_failure,
+         allow_drafts)
 
 
 @app.command()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from .atomic import atomic_write_text
@@ -76,12 +77,29 @@ def build_report(project: Project, episode_id: str, version: int, records: dict[
             "restore": episode.restore.model_dump(),
             "named_fixes": [fix.model_dump() for fix in project.fixes_applying_to(episode)],
         },
-        "stages": {name: {"how": how.get(name, "kept"), "seconds": record.get("seconds")}
+        # Outputs too: a render the gate stops is recorded nowhere else, and its proof images
+        # are the evidence (`alpha proof EP --failed`).
+        "stages": {name: {"how": how.get(name, "kept"), "seconds": record.get("seconds"),
+                          "outputs": record.get("outputs") or {}}
                    for name, record in records.items()},
         "quality": quality_figures(records),
         "gate": {"limits": episode.quality.model_dump(), "passed": not violations,
                  "violations": [str(v) for v in violations]},
     }
+
+
+def latest_failed_report(project: Project, episode_id: str) -> Path | None:
+    """The newest `failed-<time>.json` report of an episode, if any."""
+    folder = project.state_dir / "reports" / episode_id
+    failed = sorted(folder.glob("failed-*.json")) if folder.is_dir() else []
+    return failed[-1] if failed else None
+
+
+def read_report(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise Failure(f"{path}: unreadable report ({exc})") from None
 
 
 def write_report(project: Project, report: dict[str, Any], name: str) -> str:

@@ -48,11 +48,16 @@ class Store:
     def put(self, temp: Path, ext: str) -> str:
         """Move a finished temporary file into the store; returns its content hash."""
         digest = hash_file(temp)
+        self.adopt(temp, digest, ext)
+        return digest
+
+    def adopt(self, temp: Path, digest: str, ext: str) -> None:
+        """Move a finished temporary file whose content hash is already known into the store
+        (a backend hashed it where it was made). Same file system: one rename."""
         target = self.path_of(digest, ext)
         target.parent.mkdir(parents=True, exist_ok=True)
         os.chmod(temp, 0o444)  # store objects are immutable; an edit by hand shows as "modified"
         os.replace(temp, target)
-        return digest
 
     def sweep_temporaries(self) -> int:
         """Remove temporaries left by an interrupted run; only call while holding the render lock."""

@@ -7,10 +7,10 @@ from pathlib import Path
 from ..console import info, warn
 
 
-def build_site(project_dir: Path | None, drafts: bool = False) -> int:
+def build_site(project_dir: Path | None, drafts: bool = False, portable: bool | None = None) -> int:
     from ..site.build import build_site as build
 
-    result = build(project_dir, drafts=drafts)
+    result = build(project_dir, drafts=drafts, portable=portable)
     for message in result.warnings:
         warn(message)
     report(result, drafts)

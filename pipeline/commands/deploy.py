@@ -8,7 +8,7 @@ from pathlib import Path
 
 from rich.markup import escape
 
-from ..console import console
+from ..console import console, info, warn
 from ..deploy import open_target
 from ..deploy.deployer import Outcome
 from ..deploy.deployer import deploy as run_deploy
@@ -22,14 +22,16 @@ from ..deploy.verify import Verification, Video, verify as verify_live
 from ..errors import Failure, UserError
 from ..project.keys import did_you_mean
 from ..project.schema import DeploySettings, DeployTarget
-from ..workspace import open_workspace
+from ..workspace import Workspace, open_workspace
 
 FEEDS = ("feed.xml", "rss.xml", "atom.xml")
 MAX_LISTED = 20
+MAX_CHANGES = 5
 
 
 def deploy(project_dir: Path | None, target: str | None, dry_run: bool, rollback: bool,
-           as_json: bool = False, verify: bool = True, rollback_on_failure: bool = False) -> int:
+           as_json: bool = False, verify: bool = True, rollback_on_failure: bool = False,
+           allow_drafts: bool = False) -> int:
     workspace = open_workspace(project_dir)
     project = workspace.project
     name, settings = select_target(project.settings.deploy, target)
@@ -43,6 +45,7 @@ def deploy(project_dir: Path | None, target: str | None, dry_run: bool, rollback
             verifier = (lambda release: _verify_release(url, release)) if url else None
             outcome = run_rollback(destination, dry_run=dry_run, verifier=verifier, hooks=hooks)
         else:
+            ensure_current(workspace, allow_drafts, dry_run)
             site = scan_site(project.site_dir, project.state_dir / "store")
             if isinstance(destination, LocalTarget):
                 _check_apart(project.site_dir, destination.path)
@@ -72,6 +75,55 @@ def deploy(project_dir: Path | None, target: str | None, dry_run: bool, rollback
                           f"{outcome.previous}, run:\n  {rollback_command}")
         raise Failure(what)
     return 0
+
+
+def ensure_current(workspace: Workspace, allow_drafts: bool, dry_run: bool) -> None:
+    """Refuse a drafts build unless allowed; rebuild site/ first when its inputs changed since
+    it was built (as `mkdocs gh-deploy` builds before it publishes), naming what changed."""
+    from ..site.build import build_site
+    from ..site.inputs import built_with, changes_since_build
+
+    site_dir = workspace.project.site_dir
+    record = _build_record(site_dir)
+    if record is None:
+        return  # no build at all: scan_site says how to make one
+    shown = _shown(site_dir, workspace.project.root)
+    if record.get("drafts") and not allow_drafts:
+        raise UserError(f"{shown}/build.json: {shown}/ is a drafts build (`alpha build site --drafts`: "
+                        "drafts and future-dated items, a robots.txt that forbids indexing); rebuild it "
+                        "with `alpha build site`, or publish it on purpose with `alpha deploy --allow-drafts`")
+    changes = changes_since_build(workspace, site_dir, record["build_id"])
+    if changes is None:
+        warn(f"{shown}/ holds build {record['build_id'][:12]}, which this project did not record "
+             "building: it is deployed as it is")
+        return
+    if not changes:
+        return
+    listing = "; ".join(changes[:MAX_CHANGES]) + (f"; and {len(changes) - MAX_CHANGES} more"
+                                                  if len(changes) > MAX_CHANGES else "")
+    if dry_run:
+        warn(f"{shown}/ is out of date ({listing}): `alpha deploy` rebuilds it first; "
+             f"this dry run shows {shown}/ as it is")
+        return
+    info(f"{shown}/ is out of date ({listing}): rebuilding it first")
+    modes = built_with(workspace, site_dir, record["build_id"])
+    result = build_site(workspace.project.root, drafts=bool(record.get("drafts")),
+                        portable=modes.get("portable"))
+    for message in result.warnings:
+        warn(message)
+    info(f"built {result.pages} pages into {shown}/: build {result.build_id[:12]}")
+
+
+def _build_record(site_dir: Path) -> dict | None:
+    try:
+        data = json.loads((site_dir / "build.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and isinstance(data.get("build_id"), str) else None
+
+
+def _shown(path: Path, root: Path) -> str:
+    return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
 
 
 def select_target(settings: DeploySettings, name: str | None) -> tuple[str, DeployTarget]:

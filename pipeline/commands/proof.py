@@ -2,23 +2,33 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from pathlib import Path
 
 from ..console import info
-from ..errors import UserError
+from ..errors import Failure, UserError
+from ..report import latest_failed_report, read_report
 from ..stages.proof import write_proofs
 from ..workspace import open_workspace
 
 
-def proof(project_dir: Path | None, episode_id: str, at: list[float], out: Path | None) -> int:
+def proof(project_dir: Path | None, episode_id: str, at: list[float], out: Path | None,
+          failed: bool = False) -> int:
     workspace = open_workspace(project_dir)
     project = workspace.project
     [episode_id] = workspace.select([episode_id])
+    if failed:
+        if at:
+            raise UserError("--failed shows the images the failed render made; it takes no --at")
+        return failed_proofs(project, episode_id, out)
     entry = workspace.lock.entry(episode_id)
     if entry is None:
-        raise UserError(f"{episode_id} was never rendered: run `alpha render {episode_id}` first")
+        hint = ""
+        if latest_failed_report(project, episode_id) is not None:
+            hint = f"; its last render failed the quality gate: `alpha proof {episode_id} --failed` shows its proofs"
+        raise UserError(f"{episode_id} was never rendered{hint or f': run `alpha render {episode_id}` first'}")
     upstream = {}
     for stage in ("lipsync", "mux"):
         for name, output in entry["stages"][stage]["outputs"].items():
@@ -45,3 +55,35 @@ def proof(project_dir: Path | None, episode_id: str, at: list[float], out: Path 
         info(f"no face tracked at: {', '.join(f'{t:g}s' for t in metrics['no_face_at'])} (full frame only)")
     workspace.hashes.save()
     return 0
+
+
+def failed_proofs(project, episode_id: str, out: Path | None) -> int:
+    """Copy the proof images of the episode's newest gate-stopped render out of the store."""
+    report_path = latest_failed_report(project, episode_id)
+    if report_path is None:
+        raise UserError(f"{episode_id} has no render that failed its quality gate")
+    report = read_report(report_path)
+    outputs = (report.get("stages", {}).get("proof") or {}).get("outputs") or {}
+    images = {name: value for name, value in outputs.items() if ":" not in name}  # not display copies
+    if not images:
+        raise UserError(f"{_shown(project.root, report_path)} lists no proof images "
+                        "(written by an older alpha?); run `alpha render` again to make them")
+    target = (out or project.root / "proofs" / episode_id / "failed").resolve()
+    target.mkdir(parents=True, exist_ok=True)
+    info(f"{episode_id}: render v{report.get('version')} stopped by the quality gate: "
+         f"{', '.join(report.get('gate', {}).get('violations') or []) or 'see the report'}")
+    info(f"report: {_shown(project.root, report_path)}")
+    for name, value in sorted(images.items()):
+        source = project.path(value["path"])
+        if not source.is_file():
+            raise Failure(f"{value['path']} ({name}) is gone from the store")
+        final = target / f"{name}.png"
+        with tempfile.NamedTemporaryFile(dir=target, suffix=".tmp", delete=False) as scratch:
+            shutil.copyfileobj(source.open("rb"), scratch)
+        os.replace(scratch.name, final)  # same folder: a rename, so no half-written image
+        info(_shown(project.root, final))
+    return 0
+
+
+def _shown(root: Path, path: Path) -> str:
+    return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)

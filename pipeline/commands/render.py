@@ -5,50 +5,19 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
 from ..console import console
-from ..execute import EpisodeOutcome, Executor
-from ..plan.plan import EpisodePlan
+from ..errors import UserError
+from ..execute import Executor, LocalBackend
+from ..presentation import RenderProgress, model_loads_line, plans_json, print_plans
 from ..runlock import exclusive
 from ..store import Store
 from ..workspace import open_workspace
-from .status import plans_json, print_plans
-
-
-class ProgressReporter:
-    """Episodes, stages and frames as rich progress bars on stderr; plain lines when not a tty."""
-
-    def __init__(self, progress: Progress, episodes: int):
-        self.progress = progress
-        self.episodes = progress.add_task("episodes", total=episodes)
-        self.frames = progress.add_task("", total=None, visible=False)
-
-    def episode_started(self, plan: EpisodePlan) -> None:
-        self.progress.update(self.episodes, description=f"episode {plan.id}")
-
-    def stage_started(self, episode_id: str, stage: str) -> None:
-        self.progress.reset(self.frames, total=None, description=f"  {episode_id} · {stage}", visible=True)
-
-    def stage_progress(self, done: int, total: int) -> None:
-        self.progress.update(self.frames, completed=done, total=total or None)
-
-    def stage_finished(self, episode_id: str, stage: str, how: str, seconds: float) -> None:
-        self.progress.update(self.frames, visible=False)
-        console.print(f"  {episode_id} · {stage}: {how}" + (f" in {seconds:.1f} s" if how == "ran" else ""))
-
-    def episode_finished(self, outcome: EpisodeOutcome) -> None:
-        self.progress.advance(self.episodes)
-        if outcome.ok:
-            console.print(f"[green]✓[/] {outcome.id} v{outcome.version} ({outcome.seconds:.1f} s)")
-        else:
-            console.print(f"[red]✗[/] {outcome.id} failed: {escape(outcome.error or '')}"
-                          + (f"\n    details: {outcome.log}" if outcome.log else ""))
 
 
 def render(project_dir: Path | None, episodes: list[str], render_all: bool, dry_run: bool,
-           force: bool, as_json: bool, keep_going: bool, wait: bool) -> int:
+           force: bool, as_json: bool, keep_going: bool, wait: bool, jobs: int | None = None) -> int:
+    if jobs is not None and jobs < 1:
+        raise UserError(f"--jobs must be at least 1, got {jobs}")
     workspace = open_workspace(project_dir)
     if dry_run:
         plans = workspace.plan(episodes, force=force)
@@ -56,24 +25,27 @@ def render(project_dir: Path | None, episodes: list[str], render_all: bool, dry_
         return 0
     project = workspace.project
     with exclusive(project.state_dir / "render.lock", "alpha render", wait=wait):
-        swept = Store(project.state_dir).sweep_temporaries()
+        store = Store(project.state_dir)
+        swept = store.sweep_temporaries()
         if swept:
             console.print(f"removed {swept} temporary file(s) left by an interrupted render")
         plans = workspace.plan(None if render_all else episodes, force=force)
         todo = [plan for plan in plans if plan.stale]
         if not todo:
             console.print("nothing to render: every episode is up to date")
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                      TimeElapsedColumn(), console=console, transient=True,
-                      disable=not console.is_terminal) as progress:
-            executor = Executor(project, workspace.lock, workspace.hashes,
-                                ProgressReporter(progress, len(todo)), force=force,
-                                keep_going=keep_going)
+        backend = LocalBackend(project.root, project.settings, store.tmp, jobs=jobs)
+        with RenderProgress(len(todo)) as progress:
+            executor = Executor(project, workspace.lock, workspace.hashes, progress, backend,
+                                force=force, keep_going=keep_going)
             outcomes = executor.render(todo)
     failed = [outcome for outcome in outcomes if not outcome.ok]
     if as_json:
-        print(json.dumps({"episodes": [outcome.as_json() for outcome in outcomes]}, indent=2))
+        print(json.dumps({"episodes": [outcome.as_json() for outcome in outcomes],
+                          "model_loads": [load.as_json() for load in executor.model_loads]}, indent=2))
     if todo:
+        loads = model_loads_line(executor.model_loads)
+        if loads:
+            console.print(loads)
         console.print(f"{len(outcomes) - len(failed)} rendered, {len(failed)} failed"
                       + (f", {len(todo) - len(outcomes)} not attempted" if len(outcomes) < len(todo) else ""))
     return 1 if failed else 0

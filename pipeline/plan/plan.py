@@ -70,6 +70,7 @@ class StagePlan:
     run: bool
     reasons: list[Reason] = field(default_factory=list)
     because_upstream: bool = False
+    gpus: int = 0  # what one run holds (StageSpec.gpus); the scheduler's business, not the key's
 
 
 @dataclass
@@ -137,7 +138,8 @@ def plan_episode(project: Project, episode_id: str, lock: Lock, hashes: HashCach
     runs: set[str] = set()
     inputs: dict[str, dict[str, str]] = {}
     for stage in STAGES:
-        key = current_key(stage, stage.spec(episode, project), hashes)
+        spec = stage.spec(episode, project)
+        key = current_key(stage, spec, hashes)
         inputs.update(key.inputs)
         recorded = (entry or {}).get("stages", {}).get(stage.name)
         if entry is None:
@@ -150,7 +152,7 @@ def plan_episode(project: Project, episode_id: str, lock: Lock, hashes: HashCach
         run = bool(reasons) or after_upstream or force
         if run:
             runs.add(stage.name)
-        stages.append(StagePlan(stage, key, run, reasons, after_upstream and not reasons))
+        stages.append(StagePlan(stage, key, run, reasons, after_upstream and not reasons, spec.gpus))
     # Published beside the video, never rendered into it: an input of the episode, not of a stage.
     if episode.captions is not None:
         inputs["captions"] = {"path": episode.captions, "hash": hashes.hash(episode.captions)}

@@ -70,8 +70,17 @@ class LipsyncSettings(Strict):
     # Strength of the colour drift the preview backend adds to its generated mouth, as the
     # real model's VAE output shows; lets the fix stack be judged without a GPU.
     drift: float = Field(0.08, ge=0.0, le=1.0)
+    # GPUs one lip-sync job holds; unset: 1 for latentsync, 0 (a CPU slot) for preview and
+    # none. Where the job runs, never what it makes: not part of any stage key.
+    gpus: int | None = Field(None, ge=0, le=1)
 
     _version = field_validator("checkpoint", mode="before")(_checkpoint_version)
+
+    @property
+    def gpus_per_job(self) -> int:
+        if self.gpus is not None:
+            return self.gpus
+        return 1 if self.backend == "latentsync" else 0
 
 
 class RestoreSettings(Strict):
@@ -244,6 +253,9 @@ class SiteSettings(Strict):
     title: str = "alpha"
     description: str = ""
     output: str = "site"
+    # Media in the built site as real files (hard links into the store where the file system
+    # allows, else copies) instead of symlinks: a site that `cp -r` or any host can take.
+    portable: bool = False
 
     @field_validator("url")
     @classmethod

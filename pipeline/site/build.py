@@ -35,6 +35,7 @@ from ..runlock import exclusive
 from ..workspace import Workspace, open_workspace
 from .collect import collect
 from .filters import href, tag_path
+from .inputs import record_inputs
 from .linkcheck import check_pages, describe
 from .media import Media
 from .output import BUILD_PLACEHOLDER, Folders, SiteFiles, build_record, check_output
@@ -59,11 +60,15 @@ class BuildResult:
 
 
 def build_site(project_dir: Path | None = None, *, drafts: bool = False, output: Path | None = None,
-               today: dt.date | None = None, workspace: Workspace | None = None) -> BuildResult:
-    """Build the site into `output` (default: the project's site.output) and swap it in."""
+               today: dt.date | None = None, workspace: Workspace | None = None,
+               portable: bool | None = None) -> BuildResult:
+    """Build the site into `output` (default: the project's site.output) and swap it in.
+
+    `portable` (default: site.portable) writes media as real files instead of store links."""
     started = time.perf_counter()
     workspace = workspace or open_workspace(project_dir)
     project = workspace.project
+    portable = project.settings.site.portable if portable is None else portable
     target = check_output(project.root, Path(output) if output is not None else project.site_dir)
     with exclusive(project.state_dir / "site-build.lock", "site build", wait=True):
         media = Media(project.root, project.state_dir)
@@ -89,8 +94,10 @@ def build_site(project_dir: Path | None = None, *, drafts: bool = False, output:
         build_id = files.build_id()
         files.finish(build_id)
         pages = sum(1 for path in files.texts if path.endswith(".html"))
-        record = build_record(build_id, drafts, pages, len(files) + 1)
-        Folders(target, project.state_dir).update(files.contents(), files.link_targets(target), record, build_id)
+        record = build_record(build_id, drafts, pages, len(files) + 1, portable)
+        Folders(target, project.state_dir).update(files.contents(), files.link_targets(target), record, build_id,
+                                                  portable=portable)
+        record_inputs(workspace, target, build_id, drafts, portable)
     return BuildResult(target, build_id, pages, len(files) + 1, len(content.episodes), len(content.posts),
                        content.hidden, time.perf_counter() - started, content.warnings)
 

@@ -327,7 +327,7 @@ def _history(entry: dict[str, Any]) -> list[Version]:
 
 
 def describe_reason(reason: Reason) -> str:
-    from ..commands.status import describe
+    from ..presentation import describe
 
     if reason.kind == "new":
         return "first render"

@@ -29,6 +29,7 @@ from ..errors import Failure, UserError
 
 BUILD_PLACEHOLDER = "\ue001alpha-build\ue001"
 BUILD_FILE = "build.json"
+PORTABLE_MARK = "file:"  # a manifest link entry written as a real file, not a symlink
 _OLD_PREFIX = ".old-"
 
 
@@ -103,12 +104,12 @@ class SiteFiles:
         return targets
 
 
-def build_record(build_id: str, drafts: bool, pages: int, files: int) -> str:
+def build_record(build_id: str, drafts: bool, pages: int, files: int, portable: bool = False) -> str:
     from .. import __version__
 
     now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
     return json.dumps({"build_id": build_id, "built_at": now.isoformat().replace("+00:00", "Z"),
-                       "drafts": drafts, "pages": pages, "files": files,
+                       "drafts": drafts, "portable": portable, "pages": pages, "files": files,
                        "generator": f"alpha {__version__}"}, indent=1) + "\n"
 
 
@@ -183,9 +184,16 @@ class Folders:
 
     # --- the build -------------------------------------------------------------------------
 
-    def update(self, contents: dict[str, bytes], links: dict[str, str], record: str, build_id: str) -> None:
+    def update(self, contents: dict[str, bytes], links: dict[str, str], record: str, build_id: str,
+               portable: bool = False) -> None:
         """Make the spare hold exactly `contents`, `links` and build.json (= `record`), then swap
-        it in. Raises on any failure before the swap, leaving the live site untouched."""
+        it in. Raises on any failure before the swap, leaving the live site untouched.
+
+        With `portable`, each link becomes a real file: a hard link to its target where the file
+        system allows, else a copy. The manifest marks such entries (`PORTABLE_MARK`), so a change
+        of mode remakes them."""
+        if portable:
+            links = {path: PORTABLE_MARK + target for path, target in links.items()}
         for leftover in self.live.parent.glob(f".{self.live.name}{_OLD_PREFIX}*"):
             shutil.rmtree(leftover, ignore_errors=True)
         manifests = self._manifests()
@@ -249,7 +257,10 @@ class Folders:
             ensure_parent(path)
             full = os.path.join(root, path)
             self._remove(full)
-            os.symlink(target, full)
+            if target.startswith(PORTABLE_MARK):
+                _real_file(os.path.join(os.path.dirname(full), target.removeprefix(PORTABLE_MARK)), full, path)
+            else:
+                os.symlink(target, full)
             if not os.path.exists(full):
                 raise Failure(f"link check: {path} -> {target} does not resolve")
             self.linked += 1
@@ -308,6 +319,27 @@ class Folders:
             os.rename(old, self.live)
             raise
         os.rename(old, self.spare)
+
+
+def _real_file(source: str, destination: str, path: str) -> None:
+    """`destination` as a real file with `source`'s bytes: a hard link where the file system
+    allows (same device, links permitted), else a copy written under a temporary name."""
+    try:
+        os.link(source, destination)
+        return
+    except FileNotFoundError:
+        raise Failure(f"link check: {path}: {source} is missing") from None
+    except OSError:
+        pass  # another file system, or hard links refused: a copy does the same
+    temporary = f"{destination}.tmp-{os.getpid()}"
+    try:
+        shutil.copyfile(source, temporary)
+        os.chmod(temporary, 0o444)  # as read-only as the store object it copies
+        os.rename(temporary, destination)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
 
 
 _RENAME_EXCHANGE = 2

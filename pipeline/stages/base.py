@@ -28,6 +28,9 @@ class StageSpec:
     params: dict[str, Any]
     inputs: dict[str, str] = field(default_factory=dict)  # field -> project-relative path
     checkpoint: str | None = None  # path of a model checkpoint whose content matters
+    # GPUs one run of the stage holds (0: a CPU stage). Where it runs, not what it makes:
+    # never part of the key.
+    gpus: int = 0
 
 
 @dataclass
@@ -44,6 +47,10 @@ class StageRun:
     # needed to run, deliberately not part of the key, so a project moves between machines.
     root: Path
     settings: ProjectSettings
+    # Set by the backend that runs the job: the GPU it was given (None: a CPU slot) and the
+    # warm model workers of this batch (None: a stage that needs one starts its own).
+    device: str | None = None
+    workers: Any = None
 
 
 @dataclass

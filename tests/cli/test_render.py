@@ -125,7 +125,8 @@ def test_reverting_a_change_reuses_earlier_outputs(demo):
 
 
 def test_kill_loses_at_most_the_stage_in_flight(demo):
-    process = alpha_process("render", cwd=demo)
+    # One CPU slot: the stages run one after another, so "ep01 finished" is certain below.
+    process = alpha_process("render", "--jobs", "1", cwd=demo)
     try:
         # Kill -9 while ep02's lipsync stage is running: ep01 is finished by then.
         wait_for(lambda: list((demo / ".alpha/tmp").glob("ep02-the-seam-lipsync-*")))
@@ -200,7 +201,9 @@ def test_modified_output_is_detected_and_rerendered(demo):
     # On the `none` backend the frames at 2 s and 5 s are identical: one store object for both.
     assert {(r["kind"], r["field"]) for r in ep01["reasons"]} == {("output", "proof.frame@2s"),
                                                                   ("output", "proof.frame@5s")}
-    code, report = render_json(demo)
+    # One CPU slot, so that the episodes' proofs run one after another (with more slots they
+    # would repair the shared object side by side, each re-running its proof).
+    code, report = render_json(demo, "--jobs", "1")
     assert report["episodes"][0]["id"] == "ep01-hello" and report["episodes"][0]["ran"] == ["proof"]
     # Episodes whose frames look the same share that store object; the re-render repaired it
     # for them too, so they are reused rather than re-run.

@@ -32,10 +32,11 @@ class LipsyncStage(Stage):
             params["lipsync"].update(checkpoint=lipsync.checkpoint, drift=lipsync.drift)
         if lipsync.backend == "latentsync":
             entry = project.settings.latentsync.checkpoints[lipsync.checkpoint]
-            params["lipsync"].update(lipsync.model_dump(exclude={"backend", "drift"}), config=entry.config)
+            params["lipsync"].update(lipsync.model_dump(exclude={"backend", "drift", "gpus"}),
+                                     config=entry.config)
             checkpoint = _under(project.settings.latentsync.root, entry.checkpoint)
         return StageSpec(params=params, inputs={"audio.voice": episode.audio.voice},
-                         checkpoint=checkpoint)
+                         checkpoint=checkpoint, gpus=lipsync.gpus_per_job)
 
     def run(self, job: StageRun) -> StageResult:
         backend = job.params["lipsync"]["backend"]

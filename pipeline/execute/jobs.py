@@ -1,0 +1,83 @@
+"""The physical plan: one job per stage of an episode that must run, and what comes back.
+
+A job carries everything a stage needs and nothing that ties it to a place: the stage's
+resolved parameters, its input files by path and content hash, the upstream outputs it
+consumes (also by path and hash) and the resources it asks for. A result carries the outputs
+as temporary files with their hashes and sizes, the stage's metrics, the node that ran it and
+the seconds it took. Both are plain data, so a backend may ship them to another process or
+host (see :mod:`pipeline.execute`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class FileRef:
+    """A file by where it is on the controller's machine and what it holds."""
+
+    path: Path
+    hash: str
+
+
+@dataclass(frozen=True)
+class Job:
+    episode_id: str
+    stage: str                      # a name in pipeline.stages.STAGES
+    gpus: int                       # 0: a CPU slot; n > 0: a GPU slot (one device per job today)
+    params: dict[str, Any]          # the resolved parameters of the stage's key
+    inputs: dict[str, FileRef]      # manifest field ("audio.voice") -> file
+    upstream: dict[str, FileRef]    # "<stage>.<output>" -> file
+    digest: str                     # the run-cache key: what makes two jobs the same work
+
+    @property
+    def id(self) -> str:
+        return f"{self.episode_id}/{self.stage}"
+
+    @property
+    def kind(self) -> str:
+        return "gpu" if self.gpus > 0 else "cpu"
+
+
+@dataclass(frozen=True)
+class OutputFile:
+    """An output a backend produced: a temporary file on the controller's file system."""
+
+    path: Path
+    hash: str
+    size: int
+
+
+@dataclass
+class Result:
+    """Exactly one per started job: its outputs, or why it has none."""
+
+    job: Job
+    outputs: dict[str, OutputFile] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    node: str = "local"
+    seconds: float = 0.0
+    error: str | None = None        # one line for the user; None on success
+    details: str | None = None      # a traceback or a log tail, written to the episode's log
+    scratch: Path | None = None     # a folder the controller removes once outputs are adopted
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass
+class ModelLoad:
+    """One load of a model into a worker, and the episodes that load served."""
+
+    backend: str
+    checkpoint: str
+    node: str
+    episodes: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"backend": self.backend, "checkpoint": self.checkpoint, "node": self.node,
+                "episodes": list(self.episodes)}
