@@ -81,9 +81,9 @@ def _vendored(args, audio, device):
     while seek < total:
         window_frames = min(N_FRAMES, total - seek)
         window = pad_or_trim(mel[:, seek:seek + N_FRAMES], N_FRAMES).to(device).to(dtype)
+        if language is None:  # from the first window, then kept for all
+            language = _detect_language(model, window, get_tokenizer, LANGUAGES)
         result = _decode(model, window, DecodingOptions, language, fp16, failures)
-        if language is None:
-            language = result.language
         tokenizer = get_tokenizer(model.is_multilingual, language=language, task="transcribe")
         offset = seek / frames_per_second
         found, consumed = _split(result.tokens, tokenizer, window_frames / frames_per_second)
@@ -96,10 +96,26 @@ def _vendored(args, audio, device):
             "failed_retries": failures}
 
 
+def _detect_language(model, window, get_tokenizer, LANGUAGES):
+    """The language whose token the model ranks first after <|startoftranscript|>.
+
+    Done here, not by the vendored detect_language: the tokenizer properties it reads
+    (additional_special_tokens) are gone from transformers 5, while token lookup by name works.
+    """
+    tokenizer = get_tokenizer(True, language="en", task="transcribe")  # any language builds it
+    codes = list(LANGUAGES)
+    ids = [tokenizer.tokenizer.convert_tokens_to_ids(f"<|{code}|>") for code in codes]
+    with torch.no_grad():
+        features = model.embed_audio(window.unsqueeze(0))
+        start = torch.tensor([[tokenizer.sot]], device=window.device)
+        logits = model.logits(start, features)[0, 0]
+    return codes[int(torch.argmax(logits[ids]))]
+
+
 def _decode(model, window, DecodingOptions, language, fp16, failures):
     """Greedy decoding, then warmer sampling while the text is a repetition loop.
 
-    A sampling attempt that fails (the decoder's rules can leave no token to sample) ends the
+    A warmer attempt that fails (the decoder's rules can leave no token to sample) ends the
     retries: the attempt before it is kept, and the failure is listed in `failures`.
     """
     result = None
@@ -108,7 +124,7 @@ def _decode(model, window, DecodingOptions, language, fp16, failures):
                                   fp16=fp16)
         try:
             attempt = model.decode(window, options)
-        except (ValueError, RuntimeError) as exc:
+        except Exception as exc:  # the vendored decoder's finally: can mask its error as another
             if result is None:
                 raise
             failures.append({"temperature": temperature, "error": str(exc).splitlines()[0]})

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -40,12 +39,12 @@ def captions(project_dir: Path | None, episodes: list[str], force: bool = False)
         episode = project.episodes[name]
         target = f"{CAPTIONS_DIR}/{name}.vtt"
         log = project.state_dir / "logs" / f"captions-{name}-{dt.datetime.now():%Y%m%d-%H%M%S}.log"
-        work = Path(tempfile.mkdtemp(prefix=f"captions-{name}-", dir=_tmp(project.state_dir)))
-        try:
+        # A language set in the manifests is passed on; else Whisper detects it (and it is recorded).
+        language_set = "language" in episode.settings.model_fields_set
+        # Not in .alpha/tmp: a render starting meanwhile sweeps that folder.
+        with tempfile.TemporaryDirectory(prefix=f"alpha-captions-{name}-") as work:
             result = transcribe(transcriber, project.path(episode.settings.audio.voice),
-                                episode.settings.language, work, log)
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
+                                episode.settings.language if language_set else None, Path(work), log)
         if result.failed_retries:
             warn(f"{name}: {len(result.failed_retries)} window(s) kept their first decoding, as "
                  f"re-decoding a repetition failed ({result.failed_retries[0]['error']}); check the text")
@@ -60,17 +59,14 @@ def captions(project_dir: Path | None, episodes: list[str], force: bool = False)
             raise Failure(f"{name}: the transcription made an invalid WebVTT file ({exc})") from None
         (project.root / CAPTIONS_DIR).mkdir(exist_ok=True)
         atomic_write_text(project.path(target), text)
-        changed = set_top_level(episode.file, "captions", target, _rel(project.root, episode.file))
-        where = f"; {_rel(project.root, episode.file)} now names it" if changed else ""
+        manifest = _rel(project.root, episode.file)
+        changed = set_top_level(episode.file, "captions", target, manifest)
+        if not language_set and result.language and result.language != episode.settings.language:
+            changed = set_top_level(episode.file, "language", result.language, manifest) or changed
+        where = f"; {manifest} now names it" if changed else ""
         console.print(f"{name}: {len(result.cues)} cues, {result.cues[0].start:.1f}–{result.cues[-1].end:.1f} s"
                       f" ({result.language or 'language unknown'}) → {target}{where}")
     return 0
-
-
-def _tmp(state_dir: Path) -> Path:
-    folder = state_dir / "tmp"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 def _rel(root: Path, path: Path) -> Path:

@@ -20,12 +20,22 @@ LATENTSYNC_SOURCE = Path(os.environ.get("ALPHA_SHARED", ROOT.parent / "shared"))
 TINY_DIMS = dict(n_mels=80, n_audio_ctx=1500, n_audio_state=64, n_audio_head=2, n_audio_layer=1,
                  n_vocab=51865, n_text_ctx=64, n_text_state=64, n_text_head=2, n_text_layer=1)
 
+# Random weights except two, set so that the plumbing always gets words, whatever the seed: the
+# decoder's last layer norm outputs one fixed vector, the embedding of " la", so every free text
+# step picks " la" (the timestamp rules still place the timestamps). And the decoder's positional
+# embedding is filled: Whisper's class leaves it as torch.empty, uninitialised memory.
 MAKE_MODEL = """
 import sys, torch
 from latentsync.whisper.whisper.model import ModelDimensions, Whisper
+from latentsync.whisper.whisper.tokenizer import get_tokenizer
 dims = {dims!r}
 torch.manual_seed(0)
 model = Whisper(ModelDimensions(**dims))
+with torch.no_grad():
+    model.decoder.positional_embedding.normal_(0.0, 0.02)
+    word = get_tokenizer(True).encode(" la")[0]
+    model.decoder.ln.weight.zero_()
+    model.decoder.ln.bias.copy_(model.decoder.token_embedding.weight[word] * 50)
 torch.save({{"dims": dims, "model_state_dict": model.state_dict()}}, sys.argv[1])
 """
 

@@ -5,6 +5,7 @@ are garbage: these tests check the plumbing, not the words."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -40,6 +41,9 @@ def project(tmp_path, whisper_checkout) -> Path:
     return root
 
 
+# About 15 s of CPU (two transcriptions); the limit is for a machine shared with other work.
+@pytest.mark.slow
+@pytest.mark.timeout(900)
 def test_transcribes_the_voice_into_captions_the_episode_names(project):
     manifest = project / "episodes/ep01-hello.yaml"
     original = manifest.read_text()
@@ -57,11 +61,16 @@ def test_transcribes_the_voice_into_captions_the_episode_names(project):
     assert all(0 <= start < end <= duration + 0.001 for start, end in times)
     assert all(a[1] <= b[0] for a, b in zip(times, times[1:]))  # in order, not overlapping
     assert times[-1][1] == pytest.approx(duration, abs=0.05)  # the voice is covered to its end
+    assert "la la" in captions[0].text  # the model's words came through tokenizer and writer
 
-    # The episode names the file; everything the user wrote is kept as written.
+    # The episode names the file; everything the user wrote is kept as written. The manifest
+    # set no language, so Whisper detected one: it is recorded unless it is the default, en.
+    detected = re.search(r"\((\w+)\) → captions/", result.stderr).group(1)
     text = manifest.read_text()
-    assert text == original + "captions: captions/ep01-hello.vtt\n"
-    assert not list(project.glob("captions/.*")) and not list((project / ".alpha/tmp").iterdir())
+    assert text.startswith(original)
+    assert text[len(original):].splitlines() == ["captions: captions/ep01-hello.vtt"] + (
+        [] if detected == "en" else [f"language: {detected}"])
+    assert [path.name for path in (project / "captions").iterdir()] == ["ep01-hello.vtt"]
 
     status = json.loads(run_alpha("status", "--json", cwd=project).stdout)["episodes"][0]
     assert status["inputs"]["captions"]["path"] == "captions/ep01-hello.vtt"
@@ -72,6 +81,14 @@ def test_transcribes_the_voice_into_captions_the_episode_names(project):
     assert again.exit_code == 2
     assert "already has captions: captions/ep01-hello.vtt" in again.stderr and "--force" in again.stderr
     assert vtt.read_bytes() == before
+
+    # With --force it is transcribed again, in the language the manifest now sets.
+    manifest.write_text(original + "captions: captions/ep01-hello.vtt\nlanguage: ru  # Russian\n")
+    forced = run_alpha("captions", "ep01", "--force", cwd=project)
+    assert forced.exit_code == 0, forced.stderr
+    assert "(ru) → captions/ep01-hello.vtt" in forced.stderr
+    assert manifest.read_text() == original + "captions: captions/ep01-hello.vtt\nlanguage: ru  # Russian\n"
+    assert webvtt.read(str(vtt), strict=True).captions
 
 
 def test_without_a_checkout_or_a_whisper_checkpoint_it_says_what_to_set(project, whisper_checkout, tmp_path):
