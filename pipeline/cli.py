@@ -29,8 +29,12 @@ def _project(ctx: typer.Context, here: Optional[Path]) -> Optional[Path]:
 
 
 def _run(command, *args) -> None:
-    """Run a command function; expected errors become a message and their exit code."""
+    """Run a command function; expected errors become a message and their exit code, and
+    unexpected ones a one-line message (the traceback goes to a kept log), exit 1."""
+    import click
+
     from .console import error
+    from .crash import describe_unexpected
     from .errors import Failure, UserError
 
     try:
@@ -41,6 +45,11 @@ def _run(command, *args) -> None:
     except KeyboardInterrupt:
         error("interrupted: finished stages and episodes are kept; run the command again to resume")
         raise typer.Exit(130) from None
+    except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+        raise
+    except Exception as exc:  # noqa: BLE001 - the last guard: no traceback reaches the user
+        error(describe_unexpected(exc))
+        raise typer.Exit(1) from None
     raise typer.Exit(code)
 
 
@@ -140,7 +149,7 @@ def build_site(ctx: typer.Context,
 
 
 @app.command()
-def serve(ctx: typer.Context, port: int = typer.Option(8000, "--port", "-p", help="Port on 127.0.0.1."),
+def serve(ctx: typer.Context, port: int = typer.Option(8000, "--port", "-p", min=1, max=65535, help="Port on 127.0.0.1."),
           drafts: bool = typer.Option(False, "--drafts", help="Include drafts and future-dated items."),
           project: Optional[Path] = ProjectOption) -> None:
     """Preview the site locally, rebuilding and reloading on every change."""

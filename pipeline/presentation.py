@@ -138,7 +138,8 @@ class RenderProgress:
     def episode_finished(self, outcome) -> None:
         self.progress.advance(self.episodes)
         if outcome.ok:
-            console.print(f"[green]✓[/] {outcome.id} v{outcome.version} ({outcome.seconds:.1f} s)")
+            same = " [dim]same output as before: still this version[/]" if outcome.same_output else ""
+            console.print(f"[green]✓[/] {outcome.id} v{outcome.version} ({outcome.seconds:.1f} s){same}")
         else:
             console.print(f"[red]✗[/] {outcome.id} failed: {escape(outcome.error or '')}"
                           + (f"\n    details: {outcome.log}" if outcome.log else ""))

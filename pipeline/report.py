@@ -32,9 +32,12 @@ class Violation:
 
 
 def quality_figures(records: dict[str, dict]) -> dict[str, Any]:
-    """The figures the gate and the site read, from the lipsync stage's metrics."""
+    """The figures the gate and the site read: faces from the lipsync stage's metrics, the
+    paste-back's from the restore stage's (present when it pasted any frame)."""
     metrics = records.get("lipsync", {}).get("metrics", {}) or {}
-    restore = metrics.get("restore") or {}
+    restore = records.get("restore", {}).get("metrics", {}) or {}
+    if "blend" not in restore:
+        restore = {}
     frames = metrics.get("frames") or restore.get("frames") or 0
     figures: dict[str, Any] = {"frames": frames}
     if "faces_missed" in metrics:

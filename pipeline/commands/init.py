@@ -54,6 +54,8 @@ def write_media(media: Path) -> None:
 
 def init(directory: Path) -> int:
     target = directory.resolve()
+    if target.exists() and not target.is_dir():
+        raise UserError(f"{directory} is a file, not a folder: init needs a new or existing folder")
     files = scaffold_files()
     clashes = [name for name in [*files, "media"] if (target / name).exists()]
     if clashes:

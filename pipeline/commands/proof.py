@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import tempfile
@@ -30,17 +31,23 @@ def proof(project_dir: Path | None, episode_id: str, at: list[float], out: Path 
             hint = f"; its last render failed the quality gate: `alpha proof {episode_id} --failed` shows its proofs"
         raise UserError(f"{episode_id} was never rendered{hint or f': run `alpha render {episode_id}` first'}")
     upstream = {}
-    for stage in ("lipsync", "mux"):
-        for name, output in entry["stages"][stage]["outputs"].items():
+    for stage in ("lipsync", "restore", "mux"):
+        record = entry["stages"].get(stage)
+        if record is None:
+            raise UserError(f"{episode_id} was rendered before alpha had a {stage} stage: "
+                            f"run `alpha render {episode_id}`")
+        for name, output in record["outputs"].items():
             path = project.path(output["path"])
             if workspace.hashes.hash_if_exists(output["path"]) != output["hash"]:
                 raise UserError(f"{episode_id}: render output {stage}.{name} is missing or modified "
                                 f"({output['path']}); run `alpha render {episode_id}`")
             upstream[f"{stage}.{name}"] = path
     times = sorted(set(at)) if at else sorted(set(project.episodes[episode_id].settings.proof.at))
-    if any(t < 0 for t in times):
+    if any(not math.isfinite(t) or t < 0 for t in times):
         raise UserError("--at takes seconds from the start, 0 or more")
     target = (out or project.root / "proofs" / episode_id).resolve()
+    if target.exists() and not target.is_dir():
+        raise UserError(f"--out {out}: is a file, not a folder")
     target.mkdir(parents=True, exist_ok=True)
     restore = project.episodes[episode_id].settings.restore.model_dump()
     with tempfile.TemporaryDirectory(dir=target) as scratch:

@@ -13,6 +13,7 @@ from ..plan.plan import EpisodePlan
 from ..plan.reuse import cached_stages
 from ..project import provenance
 from ..project.load import episode_layers
+from ..project.model import Project
 from ..store import RunCache
 from ..workspace import Workspace, open_workspace
 
@@ -27,6 +28,8 @@ def status(project_dir: Path | None, episodes: list[str], as_json: bool, check: 
         print(plans_json(plans))
     else:
         print_plans(plans, verbose, cached=cache_hits(workspace, plans))
+        if verbose:
+            print_misfits(workspace.project, [plan.id for plan in plans])
     return 1 if check and any(plan.stale for plan in plans) else 0
 
 
@@ -38,6 +41,13 @@ def cache_hits(workspace: Workspace, plans: list[EpisodePlan]) -> dict[str, set[
             for plan in plans if plan.stale}
     workspace.hashes.save()
     return hits
+
+
+def print_misfits(project: Project, episode_ids: list[str]) -> None:
+    """Named fixes that cannot apply to an episode (Flux on a video source), and why."""
+    for episode_id in episode_ids:
+        for fix, why in project.fixes_not_fitting(project.episodes[episode_id].settings):
+            answer.print(f"    [dim]{episode_id}: fix {fix.id} does not apply:[/] {escape(why)}", soft_wrap=True)
 
 
 def explain_settings(workspace: Workspace, episodes: list[str], as_json: bool) -> int:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ..plan.hashing import HashCache
-from ..plan.lock import Lock, read_lock, write_lock
+from ..plan.lock import Lock, read_lock, same_outputs, write_lock
 from ..plan.plan import EpisodePlan, StagePlan, key_digest
 from ..project.model import Project
 from ..report import QualityGateFailure, build_report, check_gate, quality_figures, write_report
@@ -81,10 +81,12 @@ class EpisodeOutcome:
     error: str | None = None
     log: str | None = None
     seconds: float = 0.0
+    same_output: bool = False  # rendered again, byte for byte what the version already holds
 
     def as_json(self) -> dict[str, Any]:
         return {"id": self.id, "ok": self.ok, "version": self.version, "ran": self.ran,
-                "reused": self.reused, "stages": [stage.as_json() for stage in self.stages],
+                "reused": self.reused, "same_output": self.same_output,
+                "stages": [stage.as_json() for stage in self.stages],
                 "error": self.error, "log": self.log, "seconds": round(self.seconds, 3)}
 
 
@@ -361,7 +363,9 @@ class Executor:
         settings = self.project.episodes[plan.id].settings
         violations = check_gate(settings.quality, quality_figures(ordered))
         fresh = read_lock(self.lock.path)  # under the render lock, but never write back stale data
-        version = fresh.version(plan.id) + 1
+        # Identical bytes (a --force, or a change the output does not show) are no new version.
+        outcome.same_output = same_outputs(fresh.entry(plan.id), ordered)
+        version = fresh.version(plan.id) + (0 if outcome.same_output else 1)
         report = build_report(self.project, plan.id, version, ordered, how, violations)
         if violations:
             path = write_report(self.project, report, f"failed-{dt.datetime.now():%Y%m%d-%H%M%S}")
@@ -384,10 +388,13 @@ class Executor:
         entry = fresh.entry(plan.id)
         history = list(entry["history"]) if entry else []
         reasons = [reason.as_json() for reason in plan.reasons]
-        history.append({"version": version, "at": now_iso(),
-                        "action": "force" if self.force and not reasons else "render",
-                        "reasons": reasons})
-        fresh.episodes[plan.id] = {"version": version, "rendered_at": now_iso(), "stages": records,
+        same = entry is not None and entry["version"] == version
+        if not (same and not reasons):  # a forced re-render that changed nothing adds no history
+            history.append({"version": version, "at": now_iso(),
+                            "action": "same-output" if same else "force" if self.force and not reasons else "render",
+                            "reasons": reasons})
+        rendered_at = entry["rendered_at"] if same else now_iso()
+        fresh.episodes[plan.id] = {"version": version, "rendered_at": rendered_at, "stages": records,
                                    "history": history, "report": report, "quality": quality}
         write_lock(fresh)
         self.lock.episodes[plan.id] = fresh.episodes[plan.id]

@@ -10,13 +10,14 @@ machine's core count does not matter).
 
 from .audio import audio_envelope, mix_audio
 from .decode import frame_at, read_frames
-from .encode import FrameWriter, loop_video, still_to_video
+from .encode import FrameWriter, LosslessWriter, loop_video, still_to_video
 from .mux import mux
 from .probe import MediaInfo, probe
 from .process import MediaError, Progress, ffmpeg_exe
 
 __all__ = [
     "FrameWriter",
+    "LosslessWriter",
     "MediaError",
     "MediaInfo",
     "Progress",

@@ -9,7 +9,7 @@ from typing import IO
 
 import numpy as np
 
-from .filters import TO_YUV420, check_even, fit, frame_count, frame_rate, rate, x264_args
+from .filters import LOSSLESS_RGB_ARGS, TO_YUV420, check_even, fit, frame_count, frame_rate, rate, x264_args
 from .probe import probe
 from .process import Ffmpeg, MediaError, Progress, run
 
@@ -130,12 +130,14 @@ class _RawEncoder:
     """
 
     def __init__(self, out: Path, pix_fmt: str, size: Size, fps: float, crf: int, preset: str,
-                 vf: str) -> None:
-        check_even(*size)
+                 vf: str, *, output_args: list[str] | None = None) -> None:
+        if output_args is None:
+            check_even(*size)
+            output_args = ["-vf", vf, *x264_args(crf, preset)]
         self.out = out
         self._child = Ffmpeg(
             ["-f", "rawvideo", "-pix_fmt", pix_fmt, "-s", f"{size[0]}x{size[1]}",
-             "-framerate", rate(fps), "-i", "-", "-vf", vf, *x264_args(crf, preset), "-y", out],
+             "-framerate", rate(fps), "-i", "-", *output_args, "-y", out],
             feed=True)
 
     def __enter__(self):
@@ -169,17 +171,21 @@ class FrameWriter(_RawEncoder):
 
     A context manager: leaving it normally finishes the file; leaving it by any exception,
     or without having written a frame, kills ffmpeg and removes `out`. `progress` is called
-    after every frame with `total` (frames expected; 0 if unknown).
+    after every frame with `total` (frames expected; 0 if unknown). Frames come at `fps`;
+    with `fps_out` the file is resampled to that rate (frames dropped or repeated, as
+    ffmpeg's fps filter does), keeping the duration.
     """
 
     def __init__(self, out: str | os.PathLike, width: int, height: int, fps: float,
                  crf: int = 18, progress: Progress | None = None, *, total: int = 0,
-                 preset: str = "medium") -> None:
+                 preset: str = "medium", fps_out: float | None = None) -> None:
         self.width, self.height = width, height
         self.frames = 0
         self._progress = progress
         self._total = total
-        super().__init__(Path(out), "rgb24", (width, height), fps, crf, preset, vf=TO_YUV420)
+        resample = fps_out is not None and frame_rate(fps_out) != frame_rate(fps)
+        vf = f"fps={rate(fps_out)},{TO_YUV420}" if resample else TO_YUV420
+        super().__init__(Path(out), "rgb24", (width, height), fps, crf, preset, vf=vf)
 
     def __enter__(self) -> FrameWriter:
         return self
@@ -199,3 +205,18 @@ class FrameWriter(_RawEncoder):
         self.frames += 1
         if self._progress is not None:
             self._progress(self.frames, self._total)
+
+
+class LosslessWriter(FrameWriter):
+    """Encode RGB frames one at a time to lossless RGB video (`LOSSLESS_RGB_ARGS`): decoding
+    `out` with read_frames returns exactly the frames written. Any size (odd sides too);
+    otherwise as FrameWriter. `out` should end in `LOSSLESS_RGB_SUFFIX`."""
+
+    def __init__(self, out: str | os.PathLike, width: int, height: int, fps: float,
+                 progress: Progress | None = None, *, total: int = 0) -> None:
+        self.width, self.height = width, height
+        self.frames = 0
+        self._progress = progress
+        self._total = total
+        _RawEncoder.__init__(self, Path(out), "rgb24", (width, height), fps, 0, "", vf="",
+                             output_args=LOSSLESS_RGB_ARGS)

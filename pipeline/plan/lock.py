@@ -58,3 +58,16 @@ def read_lock(path: Path) -> Lock:
 def write_lock(lock: Lock) -> None:
     document = {"format": LOCK_FORMAT, "episodes": lock.episodes}
     atomic_write_text(lock.path, json.dumps(document, indent=1, sort_keys=True) + "\n")
+
+
+def same_outputs(entry: dict[str, Any] | None, records: dict[str, dict]) -> bool:
+    """Whether a new render's stage records hold exactly the outputs (by hash) that the lock
+    entry records: then it is the same public version, whatever made it run again."""
+    if not entry:
+        return False
+    recorded = entry.get("stages") or {}
+    if set(recorded) != set(records):
+        return False
+    def hashes(stage: dict) -> dict[str, str]:
+        return {name: value["hash"] for name, value in (stage.get("outputs") or {}).items()}
+    return all(hashes(recorded[name]) == hashes(record) for name, record in records.items())

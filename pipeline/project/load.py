@@ -78,7 +78,7 @@ def _load(root: Path, path: Path, problems: list[Problem], cache: ParseCache) ->
     try:
         document = cache.load(path)
     except YamlSyntaxError as exc:
-        problems.append(Problem(_rel(root, path), exc.line, "", exc.message))
+        problems.append(Problem(_rel(root, path), exc.line, exc.key, exc.message))
         return None
     except OSError as exc:
         problems.append(Problem(_rel(root, path), 1, "", f"cannot read: {exc.strerror}"))

@@ -6,6 +6,8 @@ import copy
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from .schema import Episode, NamedFix, ProjectSettings
 
 STATE_DIR = ".alpha"
@@ -44,15 +46,22 @@ class Project:
         """The named fixes whose every setting holds in the episode's resolved settings.
 
         A fix applies whether it was listed or the same values were set by hand; values are
-        compared after validation, so `1.6` and `"1.6"` are the same checkpoint.
+        compared after validation, so `1.6` and `"1.6"` are the same checkpoint. A fix that
+        does not fit the episode at all (Flux on a video source) does not apply to it.
         """
-        dumped = episode.model_dump()
-        applying = []
-        for fix in self.settings.fixes:
-            candidate = _with_settings(dumped, fix.settings)
-            if type(episode).model_validate(candidate) == episode:
-                applying.append(fix)
-        return applying
+        return [fix for fix in self.settings.fixes if _fit(episode, fix) is True]
+
+    def fixes_not_fitting(self, episode: Episode) -> list[tuple[NamedFix, str]]:
+        """The named fixes that could not be applied to the episode, each with the reason."""
+        return [(fix, fit) for fix in self.settings.fixes if isinstance(fit := _fit(episode, fix), str)]
+
+
+def _fit(episode: Episode, fix: NamedFix) -> bool | str:
+    """True when `fix` holds in `episode`, False when it would change it, or why it cannot apply."""
+    try:
+        return type(episode).model_validate(_with_settings(episode.model_dump(), fix.settings)) == episode
+    except ValidationError as exc:
+        return "; ".join(error["msg"].removeprefix("Value error, ") for error in exc.errors())
 
 
 def _with_settings(dumped: dict, settings: dict) -> dict:

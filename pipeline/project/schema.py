@@ -141,6 +141,9 @@ class EpisodeSettings(Strict):
     audio: AudioSettings
     video: VideoSettings = VideoSettings()
     proof: ProofSettings = ProofSettings()
+    # The poster (catalog card, <video poster>, og:image): the frame at this second of the
+    # finished video; unset, the first proof frame. A change re-runs only the proof stage.
+    poster_at: float | None = Field(None, ge=0.0)
     quality: QualityGate = QualityGate()
     fixes: tuple[str, ...] = ()
     # What the site publishes beside the video; never part of a render's key.
@@ -185,6 +188,16 @@ class Episode(EpisodeSettings):
             raise ValueError(
                 f"{value!r} is not a safe slug: use lowercase letters, digits and inner hyphens"
             )
+        return value
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        from ..slugs import slugify
+
+        for tag in value:
+            if not slugify(tag):
+                raise ValueError(f"tag {tag!r} has no letters or digits, so it cannot have a page")
         return value
 
 

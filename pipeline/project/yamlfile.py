@@ -44,10 +44,15 @@ class Located:
         return self.lines.get((), 1)
 
 
+# A manifest of a thousand lines composes a few thousand nodes; aliases can make a 1 kB file
+# expand into billions ("billion laughs"), so construction stops at this many.
+MAX_NODES = 100_000
+
+
 class YamlSyntaxError(ValueError):
-    def __init__(self, path: Path, line: int, message: str):
-        super().__init__(f"{path}:{line}: {message}")
-        self.path, self.line, self.message = path, line, message
+    def __init__(self, path: Path, line: int, message: str, key: str = ""):
+        super().__init__(f"{path}:{line}: {key + ': ' if key else ''}{message}")
+        self.path, self.line, self.message, self.key = path, line, message, key
 
 
 def parse_yaml(text: str, path: Path) -> Located:
@@ -58,7 +63,7 @@ def parse_yaml(text: str, path: Path) -> Located:
         if node is None:
             return Located(path, {}, {(): 1})
         located = Located(path, None, {(): node.start_mark.line + 1})
-        located.data = _construct(loader, node, (), located)
+        located.data = _Builder(loader, located).construct(node, ())
         return located
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -78,31 +83,67 @@ def load_yaml(path: Path) -> Located:
     return parse_yaml(text, path)
 
 
-def _construct(loader, node, key_path: KeyPath, located: Located) -> Any:
-    if isinstance(node, yaml.MappingNode):
-        result: dict = {}
-        for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True)
-            if not isinstance(key, (str, int, float, bool)):
-                raise YamlSyntaxError(
-                    located.path, key_node.start_mark.line + 1, "mapping keys must be plain scalars"
-                )
-            key = str(key) if not isinstance(key, str) else key
-            child = key_path + (key,)
-            line = key_node.start_mark.line + 1
-            if key in result:
-                located.duplicates.append((child, line))
-            located.lines[child] = line
-            result[key] = _construct(loader, value_node, child, located)
-        return result
-    if isinstance(node, yaml.SequenceNode):
-        items = []
-        for index, item in enumerate(node.value):
-            child = key_path + (index,)
-            located.lines[child] = item.start_mark.line + 1
-            items.append(_construct(loader, item, child, located))
-        return items
-    return loader.construct_object(node, deep=True)
+class _Builder:
+    """Python values from a composed node tree, keeping each key's line.
+
+    An alias is the very node it names, so a node met again on its own ancestry is a recursive
+    alias, and the count of nodes built bounds what aliases expand to.
+    """
+
+    def __init__(self, loader, located: Located):
+        self.loader, self.located = loader, located
+        self.built = 0
+        self.ancestry: set[int] = set()
+
+    def fail(self, node, message: str, key_path: KeyPath = ()) -> YamlSyntaxError:
+        return YamlSyntaxError(self.located.path, node.start_mark.line + 1, message,
+                               ".".join(str(part) for part in key_path))
+
+    def construct(self, node, key_path: KeyPath) -> Any:
+        self.built += 1
+        if self.built > MAX_NODES:
+            raise self.fail(node, f"the document expands to more than {MAX_NODES:,} values "
+                                  "(aliases repeating aliases?); write it out plainly")
+        if id(node) in self.ancestry:
+            raise self.fail(node, "an alias refers to a node that contains it (a recursive alias)")
+        if isinstance(node, yaml.MappingNode):
+            self.ancestry.add(id(node))
+            result: dict = {}
+            for key_node, value_node in node.value:
+                key = self.scalar(key_node, key_path)
+                if not isinstance(key, (str, int, float, bool)):
+                    raise self.fail(key_node, "mapping keys must be plain scalars")
+                key = str(key) if not isinstance(key, str) else key
+                child = key_path + (key,)
+                line = key_node.start_mark.line + 1
+                if key in result:
+                    self.located.duplicates.append((child, line))
+                self.located.lines[child] = line
+                result[key] = self.construct(value_node, child)
+            self.ancestry.discard(id(node))
+            return result
+        if isinstance(node, yaml.SequenceNode):
+            self.ancestry.add(id(node))
+            items = []
+            for index, item in enumerate(node.value):
+                child = key_path + (index,)
+                self.located.lines[child] = item.start_mark.line + 1
+                items.append(self.construct(item, child))
+            self.ancestry.discard(id(node))
+            return items
+        return self.scalar(node, key_path)
+
+    def scalar(self, node, key_path: KeyPath) -> Any:
+        if not isinstance(node, yaml.ScalarNode):
+            raise self.fail(node, "mapping keys must be plain scalars")
+        try:
+            return self.loader.construct_object(node, deep=True)
+        except (ValueError, OverflowError) as exc:
+            # A value that looks like a timestamp but is no date (2026-13-45, 0000-01-01).
+            if node.tag.endswith(":timestamp"):
+                raise self.fail(node, f"{node.value!r} is not a valid date ({exc})", key_path) from None
+            raise self.fail(node, f"{node.value!r} cannot be read as {node.tag.rsplit(':', 1)[-1]} ({exc})",
+                            key_path) from None
 
 
 # Bump when `Located` changes shape, so caches written by older code are dropped.

@@ -15,7 +15,15 @@ from pipeline.restore.geometry import (
     similarity_from_points,
     synthetic_inner_mask,
 )
-from pipeline.restore.restorer import BLENDS, DEFAULT_BLUR, DEFAULT_ERODE, DEFAULT_TEMPORAL, Restorer
+from pipeline.restore.restorer import (
+    BLENDS,
+    DEFAULT_BLUR,
+    DEFAULT_ERODE,
+    DEFAULT_TEMPORAL,
+    Restorer,
+    merge_summaries,
+)
+from pipeline.restore.track import Track, read_track, write_track
 
 __all__ = [
     "BLENDS",
@@ -23,8 +31,12 @@ __all__ = [
     "DEFAULT_ERODE",
     "DEFAULT_TEMPORAL",
     "Restorer",
+    "Track",
     "inner_mask_from_latentsync_png",
     "latentsync_template",
+    "merge_summaries",
+    "read_track",
     "similarity_from_points",
     "synthetic_inner_mask",
+    "write_track",
 ]

@@ -29,16 +29,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import xxhash
+from markupsafe import Markup
 
 from ..errors import Failure
 from ..runlock import exclusive
 from ..workspace import Workspace, open_workspace
 from .collect import collect
-from .filters import href, tag_path
+from .filters import href
 from .inputs import record_inputs
 from .linkcheck import check_pages, describe
 from .media import Media
-from .output import BUILD_PLACEHOLDER, Folders, SiteFiles, build_record, check_output
+from .markers import BUILD
+from .output import Folders, SiteFiles, build_record, check_output
 from .render import PageRenderer
 from .resolve import resolve_posts
 from .templates import TemplateSet, static_sources
@@ -77,8 +79,8 @@ def build_site(project_dir: Path | None = None, *, drafts: bool = False, output:
             files = SiteFiles()
             assets = _static_assets(files, project.root / "templates")
             templates = TemplateSet(project.root / "templates", project.root, {
-                "site": content.site, "build": BUILD_PLACEHOLDER, "drafts": drafts, "assets": assets,
-                "today": content.today, "href": href, "tag_path": tag_path,
+                "site": content.site, "build": Markup(BUILD), "drafts": drafts, "assets": assets,
+                "today": content.today, "href": href, "tag_path": content.tag_path,
                 "fix_episodes_shown": FIX_EPISODES_SHOWN})
             resolve_posts(content, templates, project.state_dir / "cache" / "site-markdown.pickle")
             for path, link_target in media.links.items():

@@ -17,7 +17,8 @@ from ..project.schema import NamedFix
 from ..workspace import Workspace
 from .content import FixStacks, SiteEpisode, rendered_video, site_episode, todays_stack
 from .media import Media
-from .posts import Post, read_posts, slugify
+from ..slugs import slugify, tag_key
+from .posts import Post, read_posts
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,7 @@ class SiteContent:
     named_fixes: dict[str, NamedFix]
     episodes: list[SiteEpisode] = field(default_factory=list)   # newest first
     posts: list[Post] = field(default_factory=list)             # newest first
-    tags: dict[str, Tag] = field(default_factory=dict)          # by slug
+    tags: dict[str, Tag] = field(default_factory=dict)          # by identity (slugs.tag_key)
     fixes: list[FixEntry] = field(default_factory=list)
     hidden: dict[str, list[str]] = field(
         default_factory=lambda: {"draft": [], "scheduled": [], "unrendered": []})  # -> ids or post files
@@ -89,6 +90,14 @@ class SiteContent:
     warnings: list[str] = field(default_factory=list)
     by_id: dict[str, SiteEpisode] = field(default_factory=dict)
     posts_by_slug: dict[str, Post] = field(default_factory=dict)
+
+    def tag(self, name: str) -> Tag | None:
+        """The tag that `name`, in any of its spellings, stands for."""
+        return self.tags.get(tag_key(name))
+
+    def tag_path(self, name: str) -> str:
+        tag = self.tag(name)
+        return tag.path if tag is not None else f"tags/{slugify(name)}/"
 
 
 def collect(workspace: Workspace, media: Media, *, drafts: bool = False,
@@ -171,18 +180,34 @@ def _collect_posts(content: SiteContent, workspace: Workspace) -> None:
 
 
 def _collect_tags(content: SiteContent) -> None:
-    def tag(name: str) -> Tag:
-        slug = slugify(name)
-        if slug not in content.tags:
-            content.tags[slug] = Tag(name, slug)
-        return content.tags[slug]
-
-    for episode in content.episodes:
-        for name in episode.tags:
-            tag(name).episodes.append(episode)
-    for post in content.posts:
-        for name in post.tags:
-            tag(name).posts.append(post)
+    """One Tag per tag identity (see pipeline/slugs.py), named by its most used spelling; each
+    episode and post then shows that spelling, once, whichever spelling it wrote."""
+    items: list[tuple[SiteEpisode | Post, tuple[str, ...], str]] = []
+    items += [(episode, episode.tags, f"episode {episode.id}") for episode in content.episodes]
+    items += [(post, post.tags, str(post.file)) for post in content.posts]
+    spellings: dict[str, dict[str, list[str]]] = {}  # identity -> spelling -> where (in first-seen order)
+    for _, names, where in items:
+        for name in names:
+            spellings.setdefault(tag_key(name), {}).setdefault(name, []).append(where)
+    named: dict[str, Tag] = {}
+    for key, used in spellings.items():
+        name = max(used, key=lambda spelling: len(used[spelling]))  # ties: the first seen
+        named[key] = Tag(name, slugify(name))
+        if len(used) > 1:
+            listed = "; ".join(f"{spelling!r} in {', '.join(dict.fromkeys(places))}"
+                               for spelling, places in used.items())
+            content.warnings.append(f"tags that differ only in case or punctuation are one tag, "
+                                    f"shown as #{name}: {listed}")
+    for item, names, _ in items:
+        shown = tuple(dict.fromkeys(named[tag_key(name)].name for name in names))
+        for name in shown:
+            tag = named[tag_key(name)]
+            (tag.episodes if isinstance(item, SiteEpisode) else tag.posts).append(item)
+        if isinstance(item, SiteEpisode):
+            item.tags = shown
+        else:
+            item.shown_tags = shown
+    content.tags = named
 
 
 def _collect_fixes(content: SiteContent, workspace: Workspace) -> None:

@@ -20,6 +20,7 @@ _PROOF_NAME = re.compile(r"^(?P<kind>[A-Za-z][\w-]*)@(?P<seconds>\d+(?:\.\d+)?)s
 KIND_ORDER = {"frame": 0, "face": 1, "compare": 2}
 KIND_LABELS = {"frame": "Full frame", "face": "Face crop", "compare": "Before / after"}
 COMPARE_KINDS = {"compare"}
+POSTER_KIND = "poster"
 
 # What some quality figures mean; any other numeric figure is shown with its key as label.
 FIGURE_NOTES = {
@@ -225,11 +226,15 @@ def _proofs(proof_stage: dict[str, Any], media: Media, what: str):
     poster_name = None
     poster_key = None
     sizes = (proof_stage.get("metrics") or {}).get("sizes") or {}
+    chosen_poster = None
     for name, output in (proof_stage.get("outputs") or {}).items():
         if ":" in name:
             continue  # a display copy, shown in place of its original
         match = _PROOF_NAME.match(name)
         kind = match["kind"] if match else name
+        if kind == POSTER_KIND:
+            chosen_poster = name  # the episode's poster_at frame: the poster, not a proof
+            continue
         seconds = float(match["seconds"]) if match else None
         size = sizes.get(name)
         full = media.image(output["path"], output["hash"], what, tuple(size) if size else None)
@@ -240,6 +245,8 @@ def _proofs(proof_stage: dict[str, Any], media: Media, what: str):
             key = (seconds if seconds is not None else float("inf"), name)
             if poster_key is None or key < poster_key:
                 poster_key, poster_name = key, name
+    if chosen_poster is not None:
+        poster_name = chosen_poster
     if poster_name is None:
         # No full frame: the first image that is not a comparison will do.
         candidates = [(image.seconds or 0.0, image.name) for image in images if image.kind not in COMPARE_KINDS]
@@ -261,10 +268,12 @@ def _proofs(proof_stage: dict[str, Any], media: Media, what: str):
 
 
 def quality_figures(stages: dict[str, Any]) -> list[Figure]:
-    """Every numeric figure the lip-sync (and source) stages reported; none for backend `none`."""
+    """Every numeric figure the lip-sync, restore (and source) stages reported."""
     figures: list[Figure] = []
-    for stage in ("lipsync", "source"):
+    for stage in ("lipsync", "restore", "source"):
         metrics = (stages.get(stage) or {}).get("metrics") or {}
+        if stage == "restore" and "blend" not in metrics:
+            continue  # nothing was pasted back (backend `none`, or no face anywhere)
         for key, value in _numbers(metrics):
             if stage == "lipsync" and key == "duration":
                 continue  # shown with the details

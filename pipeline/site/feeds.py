@@ -11,6 +11,8 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Iterable
 
+from .markers import references
+
 ATOM = "http://www.w3.org/2005/Atom"
 SITEMAP = "http://www.sitemaps.org/schemas/sitemap/0.9"
 VIDEO = "http://www.google.com/schemas/sitemap-video/1.1"
@@ -77,8 +79,8 @@ def atom_feed(title: str, subtitle: str, site_url: str, feed_url: str, entries: 
 
 def _x(value: str) -> str:
     """Escaped for XML text and double-quoted attributes, without the characters XML 1.0 forbids."""
-    return (_text(str(value)).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-            .replace('"', "&quot;"))
+    return references(_text(str(value)).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+                      .replace('"', "&quot;"))
 
 
 @dataclass

@@ -6,19 +6,16 @@ import datetime as dt
 import json
 from typing import Any
 
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from .content import clock
-from .posts import ROOT, Post, slugify
+from .markers import ROOT, json_escapes
+from .posts import Post
 
 
 def href(root: str, path: str | None) -> str:
     """A relative link from a page whose root is `root`; never empty (an empty href is a bug)."""
-    return f"{root}{path or ''}" or "./"
-
-
-def tag_path(name: str) -> str:
-    return f"tags/{slugify(name)}/"
+    return Markup(escape(root) + escape(path or "")) if root or path else Markup("./")
 
 
 def date(value: dt.date | dt.datetime | None) -> str:
@@ -51,7 +48,7 @@ def jsonld(data: Any) -> Markup:
     """JSON for a <script type="application/ld+json">: nothing in it can close the element."""
     text = json.dumps(data, ensure_ascii=False, indent=1, sort_keys=False)
     text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-    return Markup(text)
+    return Markup(json_escapes(text))
 
 
 def post_html(post: Post, root: str) -> Markup:

@@ -26,8 +26,8 @@ from typing import Iterable
 import xxhash
 
 from ..errors import Failure, UserError
+from .markers import BUILD
 
-BUILD_PLACEHOLDER = "\ue001alpha-build\ue001"
 BUILD_FILE = "build.json"
 PORTABLE_MARK = "file:"  # a manifest link entry written as a real file, not a symlink
 _OLD_PREFIX = ".old-"
@@ -81,8 +81,8 @@ class SiteFiles:
     def finish(self, build_id: str) -> None:
         """Put the build id where the placeholders are."""
         for path, text in self.texts.items():
-            if BUILD_PLACEHOLDER in text:
-                self.texts[path] = text.replace(BUILD_PLACEHOLDER, build_id)
+            if BUILD in text:
+                self.texts[path] = text.replace(BUILD, build_id)
 
     def contents(self) -> dict[str, bytes]:
         """Every file's final bytes (after `finish`)."""

@@ -44,14 +44,14 @@ from ..errors import ManifestError, Problem, UserError
 from ..project.keys import dotted
 from ..project.schema import SLUG
 from ..project.yamlfile import YamlSyntaxError, parse_yaml
+from ..slugs import slugify
+from .markers import ROOT, references
 
-ROOT = "\ue000"  # stands for the page's relative root in rendered HTML until it is placed
 _DATE_PREFIX = re.compile(r"^(\d{4})-(\d{2})-(\d{2})-(.+)$")
 _SHORTCODE = re.compile(r"\{\{<\s*([A-Za-z][\w-]*)((?:\s+(?:\"[^\"]*\"|[^\s\"]+?))*)\s*>\}\}")
 _FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
 _LINK_SCHEME = re.compile(r'(href|src)="(episode|fix|post|tag):([^"#]*)(#[^"]*)?"')
-_TOKEN = "ALPHASC{}Z"
-_TOKEN_RE = re.compile(r"ALPHASC(\d+)Z")
+_TOKEN_PREFIX = "ALPHASC"
 BLOCK_SHORTCODES = {"video", "proof", "episode"}
 # Ids the post page's layout uses: a heading never takes one of them.
 RESERVED_IDS = frozenset({"main", "post-title", "fixes-title", "episodes-title", "alpha-build-error"})
@@ -104,6 +104,7 @@ class Post:
     scheduled: bool = False  # dated in the future
     related_episodes: list[Any] = field(default_factory=list)
     related_fixes: list[Any] = field(default_factory=list)
+    shown_tags: tuple[str, ...] | None = None  # the site's spelling of each tag, once each
 
     @property
     def path(self) -> str:
@@ -115,7 +116,7 @@ class Post:
 
     @property
     def tags(self) -> tuple[str, ...]:
-        return self.meta.tags
+        return self.meta.tags if self.shown_tags is None else self.shown_tags
 
     @property
     def draft(self) -> bool:
@@ -131,10 +132,6 @@ class Post:
                 return self.lines[key]
             key = key[:-1]
         return 1
-
-
-def slugify(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
 def as_datetime(value: dt.date | dt.datetime) -> dt.datetime:
@@ -197,7 +194,7 @@ def read_post(path: Path, relative: Path) -> Post:
     try:
         located = parse_yaml(yaml_text, relative)
     except YamlSyntaxError as exc:
-        raise _PostProblem(Problem(relative, exc.line, "", exc.message)) from None
+        raise _PostProblem(Problem(relative, exc.line, exc.key, exc.message)) from None
     data = located.data if located.data is not None else {}
     if not isinstance(data, dict):
         raise _PostProblem(Problem(relative, 2, "", "the front matter must be a mapping (key: value)"))
@@ -236,6 +233,26 @@ def read_post(path: Path, relative: Path) -> Post:
 
 
 # --- rendering -------------------------------------------------------------------------------
+
+
+class _Tokens:
+    """Stand-ins for a post's shortcodes while its Markdown is converted: letters and digits,
+    which Markdown leaves alone, under a prefix that the post's text cannot produce (it is
+    lengthened until neither the text nor the text with its character references decoded
+    holds it), so that no text a user types is ever taken for a shortcode."""
+
+    def __init__(self, body: str):
+        import html
+
+        decoded = html.unescape(body)
+        prefix = _TOKEN_PREFIX
+        while prefix in body or prefix in decoded:
+            prefix += "X"
+        self.prefix = prefix
+        self.pattern = re.compile(re.escape(prefix) + r"(\d+)Z")
+
+    def token(self, number: int) -> str:
+        return f"{self.prefix}{number}Z"
 
 
 class RefError(Exception):
@@ -281,14 +298,17 @@ class MarkdownRenderer:
     def render(self, post: Post, resolver: Resolver) -> None:
         """Fill `post.html` and `post.summary`; a bad reference raises UserError at file:line."""
         fragments: dict[int, tuple[str, bool]] = {}
-        source = self._expand(post, resolver, fragments)
-        html = self.convert(source)
-        html = self._place(html, fragments, post)
+        tokens = _Tokens(post.body)
+        source = self._expand(post, resolver, fragments, tokens)
+        # The post's own text may hold the markers' characters: as references, they are text.
+        html = references(self.convert(source))
+        html = self._place(html, fragments, tokens)
         html = _LINK_SCHEME.sub(lambda m: self._link(m, post, resolver), html)
         post.html = html
-        post.summary = _summary(html)
+        post.summary = _summary(html, tokens)
 
-    def _expand(self, post: Post, resolver: Resolver, fragments: dict[int, tuple[str, bool]]) -> str:
+    def _expand(self, post: Post, resolver: Resolver, fragments: dict[int, tuple[str, bool]],
+                tokens: "_Tokens") -> str:
         out: list[str] = []
         fence: str | None = None
         for index, line in enumerate(post.body.split("\n")):
@@ -306,11 +326,11 @@ class MarkdownRenderer:
             if "{{<" not in line:
                 out.append(line)
                 continue
-            out.append(self._expand_line(line, number, post, resolver, fragments))
+            out.append(self._expand_line(line, number, post, resolver, fragments, tokens))
         return "\n".join(out)
 
     def _expand_line(self, line: str, number: int, post: Post, resolver: Resolver,
-                     fragments: dict[int, tuple[str, bool]]) -> str:
+                     fragments: dict[int, tuple[str, bool]], tokens: "_Tokens") -> str:
         pieces: list[str] = []
         last = 0
         for match in _SHORTCODE.finditer(line):
@@ -338,21 +358,20 @@ class MarkdownRenderer:
             token = len(fragments)
             fragments[token] = (html, name in BLOCK_SHORTCODES)
             pieces.append(line[last:match.start()])
-            text = _TOKEN.format(token)
+            text = tokens.token(token)
             pieces.append(f"\n\n{text}\n\n" if name in BLOCK_SHORTCODES else text)
             last = match.end()
         pieces.append(line[last:])
         return "".join(pieces)
 
     @staticmethod
-    def _place(html: str, fragments: dict[int, tuple[str, bool]], post: Post) -> str:
+    def _place(html: str, fragments: dict[int, tuple[str, bool]], tokens: "_Tokens") -> str:
         if not fragments:
             return html
         for token, (fragment, block) in fragments.items():
-            text = _TOKEN.format(token)
             if block:
-                html = html.replace(f"<p>{text}</p>", fragment)
-        return _TOKEN_RE.sub(lambda m: fragments[int(m.group(1))][0], html)
+                html = html.replace(f"<p>{tokens.token(token)}</p>", fragment)
+        return tokens.pattern.sub(lambda m: fragments[int(m.group(1))][0], html)
 
     @staticmethod
     def _link(match: re.Match, post: Post, resolver: Resolver) -> str:
@@ -392,13 +411,13 @@ _SPACE = re.compile(r"\s+")
 _FIRST_PARAGRAPH = re.compile(r"^<p>(.*?)</p>", re.M | re.S)
 
 
-def _summary(html: str, limit: int = 240) -> str:
+def _summary(html: str, tokens: "_Tokens", limit: int = 240) -> str:
     import html as html_lib
 
     paragraph = _FIRST_PARAGRAPH.search(html)
     first = paragraph.group(1) if paragraph else html
     text = _SPACE.sub(" ", html_lib.unescape(_TAGS.sub(" ", first))).strip()
-    text = _TOKEN_RE.sub("", text)
+    text = tokens.pattern.sub("", text)
     if len(text) > limit:
         text = text[:limit].rsplit(" ", 1)[0].rstrip(",.;:") + "…"
     return text

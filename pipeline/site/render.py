@@ -14,7 +14,7 @@ from .collect import SiteContent
 from .content import SiteEpisode, iso_duration
 from .linkcheck import links_and_ids
 from .output import SiteFiles
-from .posts import ROOT
+from .markers import ROOT
 from .templates import TemplateSet
 from .workers import render_all
 

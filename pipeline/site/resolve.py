@@ -10,12 +10,15 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from markupsafe import Markup
+
 from ..project.keys import did_you_mean
 from ..project.schema import NamedFix
 from .cache import PickleCache
 from .collect import SiteContent
 from .content import SiteEpisode
-from .posts import ROOT, MarkdownRenderer, Post, RefError, slugify
+from .markers import ROOT
+from .posts import MarkdownRenderer, Post, RefError
 from .templates import TemplateSet
 
 _PROOF_REF = re.compile(r"([A-Za-z][\w-]*)?@(\d+(?:\.\d+)?)s")
@@ -74,7 +77,7 @@ class Resolver:
                              caption=caption)
 
     def _partial(self, template: str, **context) -> str:
-        return self.templates.render(template, root=ROOT, canonical=None, page_path="", section="", **context)
+        return self.templates.render(template, root=Markup(ROOT), canonical=None, page_path="", section="", **context)
 
     def _proof(self, episode: SiteEpisode, ref: str):
         match = _PROOF_REF.fullmatch(ref)
@@ -105,7 +108,7 @@ class Resolver:
             if ref in content.posts_by_slug:
                 return content.posts_by_slug[ref].path
             raise RefError(f"no published post with the slug {ref!r}{did_you_mean(ref, content.posts_by_slug)}")
-        slug = slugify(ref)
-        if slug in content.tags:
-            return content.tags[slug].path
+        tag = content.tag(ref)
+        if tag is not None:
+            return tag.path
         raise RefError(f"no published episode or post has the tag {ref!r}")

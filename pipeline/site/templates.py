@@ -11,6 +11,7 @@ from typing import Any
 
 from ..errors import UserError
 from .filters import FILTERS
+from .markers import finalize
 
 THEME = Path(__file__).resolve().parent / "theme"
 
@@ -30,7 +31,7 @@ class TemplateSet:
         loaders.append(jinja2.FileSystemLoader(str(THEME)))
         self.env = jinja2.Environment(
             loader=jinja2.ChoiceLoader(loaders), autoescape=True, undefined=jinja2.StrictUndefined,
-            trim_blocks=True, lstrip_blocks=True, auto_reload=False)
+            trim_blocks=True, lstrip_blocks=True, auto_reload=False, finalize=finalize)
         self.env.filters.update(FILTERS)
         self.env.globals.update(globals)
         self._cache: dict[str, Any] = {}

@@ -1,4 +1,5 @@
-"""Mux stage: voice and foley mixed, then muxed with the lip-synced video into the final MP4."""
+"""Mux stage: voice and foley mixed, then muxed with the restored video (`restore.video`) into the
+final MP4 (output `video`)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from .base import Stage, StageResult, StageRun, StageSpec
 class MuxStage(Stage):
     name = "mux"
     version = 1
-    upstream = ("lipsync",)
+    upstream = ("restore",)
 
     def spec(self, episode: Episode, project: Project) -> StageSpec:
         audio = episode.audio
@@ -32,7 +33,7 @@ class MuxStage(Stage):
         mix_audio(voice, mixed, foley=foley, voice_gain_db=audio["voice_gain_db"],
                   duck_db=audio["duck_db"], duration=duration)
         out = job.work / "episode.mp4"
-        mux(job.upstream["lipsync.video"], mixed, out, duration=duration)
+        mux(job.upstream["restore.video"], mixed, out, duration=duration)
         info = probe(out)
         return StageResult({"video": out}, {"duration": info.duration, "width": info.width,
                                             "height": info.height, "fps": info.fps})

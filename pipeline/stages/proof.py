@@ -4,6 +4,10 @@ For every time it writes the full frame of the finished episode; where the lip-s
 tracked a face it also writes the face crop and a before/after comparison: LatentSync's
 stock paste-back against the episode's own blend on the same frame and generated crop, with
 a heat-map of their difference. Images are PNG, RGB.
+
+Reads ``mux.video`` (the finished episode), ``restore.video`` (the silent paste-back) and the
+lipsync stage's ``original``, ``crops`` and ``track`` (see :mod:`.lipsync`). Outputs
+``frame@<t>s``, ``face@<t>s``, ``compare@<t>s`` (:func:`proof_name`) and their display copies.
 """
 
 from __future__ import annotations
@@ -26,15 +30,21 @@ def proof_name(kind: str, seconds: float) -> str:
 
 class ProofStage(Stage):
     name = "proof"
-    version = 3
-    upstream = ("lipsync", "mux")
+    version = 4
+    upstream = ("lipsync", "restore", "mux")
 
     def spec(self, episode: Episode, project: Project) -> StageSpec:
-        return StageSpec(params={"proof": {"at": sorted(set(episode.proof.at))},
-                                 "restore": episode.restore.model_dump()})
+        params = {"proof": {"at": sorted(set(episode.proof.at))}}
+        if episode.lipsync.backend != "none":  # the before/after panels need a face
+            params["restore"] = episode.restore.model_dump()
+        if episode.poster_at is not None:  # only when set, so renders made before it stay current
+            params["poster"] = {"at": episode.poster_at}
+        return StageSpec(params=params)
 
     def run(self, job: StageRun) -> StageResult:
-        outputs, metrics = write_proofs(job.upstream, job.params["proof"]["at"], job.params["restore"], job.work)
+        outputs, metrics = write_proofs(job.upstream, job.params["proof"]["at"], job.params.get("restore"), job.work)
+        if "poster" in job.params:
+            outputs.update(write_poster(job.upstream["mux.video"], job.params["poster"]["at"], job.work))
         copies, sizes = display_copies(outputs, job.work)
         return StageResult({**outputs, **copies}, {**metrics, "sizes": sizes})
 
@@ -42,7 +52,7 @@ class ProofStage(Stage):
 def display_copies(proofs: dict[str, Path], out_dir: Path) -> tuple[dict[str, Path], dict[str, list[int]]]:
     """Web-sized JPEGs of proof PNGs, made with the render so a site build only links them.
 
-    Every proof `<name>` gets `<name>:view`; full frames also get `<name>:thumb`. Returns the
+    Every proof `<name>` gets `<name>:view`; full frames and the poster also get `<name>:thumb`. Returns the
     copies and the pixel size (width, height) of every image, originals included.
     """
     import cv2
@@ -54,7 +64,7 @@ def display_copies(proofs: dict[str, Path], out_dir: Path) -> tuple[dict[str, Pa
     for name, path in proofs.items():
         pixels = cv2.imread(str(path), cv2.IMREAD_COLOR)
         sizes[name] = [pixels.shape[1], pixels.shape[0]]
-        for view in ("view", "thumb") if name.startswith("frame@") else ("view",):
+        for view in ("view", "thumb") if name.startswith(("frame@", "poster@")) else ("view",):
             data, width, height = display_jpeg(pixels, view)
             copy = out_dir / f"{name}-{view}.jpg"
             copy.write_bytes(data)
@@ -63,23 +73,24 @@ def display_copies(proofs: dict[str, Path], out_dir: Path) -> tuple[dict[str, Pa
     return copies, sizes
 
 
-def write_proofs(upstream: dict[str, Path], times: list[float], restore: dict,
+def write_proofs(upstream: dict[str, Path], times: list[float], restore: dict | None,
                  out_dir: Path) -> tuple[dict[str, Path], dict]:
     """Write the proof images for `times` from a render's outputs into `out_dir`.
 
     `upstream` maps "<stage>.<output>" to files: `mux.video` always; `lipsync.original`,
-    `lipsync.crops` and `lipsync.track` when the backend tracked a face.
+    `lipsync.crops` and `lipsync.track` when the backend tracked a face. The generated region
+    is the track's inner mask (a stand-in of LatentSync's where an older track has none).
     """
     import cv2
-    import numpy as np
 
     from ..media import frame_at, probe
-    from ..restore import Restorer, synthetic_inner_mask
+    from ..restore import Restorer, read_track, synthetic_inner_mask
     from .lipsync.comparison import compare_blends
 
     video = upstream["mux.video"]
     duration = probe(video).duration
-    track = _load_track(upstream.get("lipsync.track"))
+    track_path = upstream.get("lipsync.track")
+    track = read_track(str(track_path)) if track_path is not None else None
     outputs: dict[str, Path] = {}
     clamped, without_face = [], []
     for seconds in times:
@@ -89,26 +100,38 @@ def write_proofs(upstream: dict[str, Path], times: list[float], restore: dict,
             clamped.append(seconds)
         final = frame_at(video, moment)
         outputs[proof_name("frame", seconds)] = _write_png(out_dir, proof_name("frame", seconds), final)
-        if track is None or "lipsync.crops" not in upstream:
+        if track is None or "lipsync.crops" not in upstream or restore is None:
             continue
-        index = min(int(round(moment * float(track["fps"]))), len(track["found"]) - 1)
-        if not track["found"][index]:
+        index = min(int(round(moment * track.fps)), track.frames - 1)
+        if not track.found[index]:
             without_face.append(seconds)
             continue
-        affine = track["affines"][index].astype(np.float64)
-        width, height = (int(v) for v in track["crop_size"])
+        affine = track.affines[index]
+        width, height = track.crop_size
         outputs[proof_name("face", seconds)] = _write_png(
             out_dir, proof_name("face", seconds),
             cv2.warpAffine(final, affine, (width, height), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE))
         original = _frame(upstream["lipsync.original"], moment)
         crop = frame_at(upstream["lipsync.crops"], moment)
-        inner = synthetic_inner_mask((height, width))
+        if crop.shape[:2] != (height, width):
+            crop = cv2.resize(crop, (width, height), interpolation=cv2.INTER_CUBIC)
+        inner = track.inner_mask if track.inner_mask is not None else synthetic_inner_mask((height, width))
         stock = Restorer("alpha", inner, blur=0, erode=0, seam_stats=False)
         chosen = Restorer(restore["blend"], inner, blur=restore["blur"], erode=restore["erode"], seam_stats=False)
         panel = compare_blends(original, crop, affine, stock, chosen,
                                labels=("stock alpha paste-back", f"{restore['blend']} (this episode)"))
         outputs[proof_name("compare", seconds)] = _write_png(out_dir, proof_name("compare", seconds), panel)
     return outputs, {"clamped_to_end": clamped, "no_face_at": without_face}
+
+
+def write_poster(video: Path, seconds: float, out_dir: Path) -> dict[str, Path]:
+    """The episode's poster: the finished video's frame at `seconds` (the last frame when past
+    the end), as `poster@<seconds>s`. The site prefers it to the first proof frame."""
+    from ..media import frame_at, probe
+
+    moment = min(seconds, max(probe(video).duration - 0.05, 0.0))
+    name = proof_name("poster", seconds)
+    return {name: _write_png(out_dir, name, frame_at(video, moment))}
 
 
 def _frame(path: Path, seconds: float) -> np.ndarray:
@@ -120,15 +143,6 @@ def _frame(path: Path, seconds: float) -> np.ndarray:
     if path.suffix == ".png":
         return cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
     return frame_at(path, seconds)
-
-
-def _load_track(path: Path | None) -> dict | None:
-    import numpy as np
-
-    if path is None:
-        return None
-    with np.load(path) as data:
-        return {name: data[name] for name in data.files}
 
 
 def _write_png(folder: Path, name: str, rgb: np.ndarray) -> Path:

@@ -59,7 +59,7 @@ def test_status_says_the_stopped_stages_are_cached_and_a_fixed_gate_reuses_them(
     root = shutil.copytree(stopped[0], tmp_path / "show", symlinks=True)
     result = run_alpha("-C", str(root), "status", "ep02")
     assert "runs       nothing: the stale stages are all cached" in result.stdout
-    assert "cached     source, lipsync, mux, proof" in result.stdout
+    assert "cached     source, lipsync, restore, mux, proof" in result.stdout
     episode = root / "episodes" / f"{EPISODE}.yaml"
     episode.write_text(episode.read_text().replace("seam_max: 0.0001", "seam_max: 50"))
     result = run_alpha("-C", str(root), "render", "ep02", "--json")

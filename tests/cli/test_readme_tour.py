@@ -80,6 +80,7 @@ def test_readme_tour_runs_as_written(tmp_path):
 
     lock = json.loads((root / "alpha.lock").read_text())["episodes"]
     assert set(lock) == {"ep01-hello", "ep02-the-seam", "ep03-rain"}
+    assert lock["ep02-the-seam"]["version"] == 1  # the forced re-render made the same bytes
     assert (root / "proofs/ep02-the-seam/frame@3.2s.png").is_file()
     build_id = json.loads((root / "site/build.json").read_text())["build_id"]
     live = root / ".alpha/www/current"

@@ -48,7 +48,7 @@ def test_render_restyles_the_reference_and_keys_on_strength(tmp_path):
     episode.write_text(episode.read_text().replace("strength: 0.5", "strength: 0.25"))
     status = json.loads(run_alpha("-C", str(root), "status", "--json").stdout)["episodes"][0]
     assert status["reasons"] == [{"kind": "param", "field": "source.flux.strength", "old": 0.5, "new": 0.25}]
-    assert [s["name"] for s in status["stages"] if s["run"]] == ["source", "lipsync", "mux", "proof"]
+    assert [s["name"] for s in status["stages"] if s["run"]] == ["source", "lipsync", "restore", "mux", "proof"]
 
 
 def test_flux_without_a_model_is_a_manifest_error(tmp_path):

@@ -287,13 +287,14 @@ def test_proof_outputs_are_frame_for_frame_with_the_input_clip(run):
     work = run.job.work.resolve()
     assert outputs["original"] == work / "latentsync" / "input.mp4"
     assert Path(flag(args_of(run.job)["argv"], "--video_path")) == outputs["original"]
-    assert (outputs["crops"], outputs["track"]) == (work / "crops.mp4", work / "track.npz")
+    assert (outputs["crops"], outputs["track"]) == (work / "crops.mkv", work / "track.npz")
     track = load_track(outputs["track"])
     check_track(track, 30, (210, 280))
     crops = probe(outputs["crops"])
     assert (crops.video_codec, crops.audio_codec, crops.width, crops.height, crops.fps) == ("h264", None, 210, 280, 25)
     encode = args_of(run.job)["crops"]["output_args"]
-    assert encode[encode.index("-crf") + 1] == "12" and encode[encode.index("-preset") + 1] == "veryfast"
+    # Lossless RGB: the restore stage pastes exactly the crops the model made.
+    assert encode[encode.index("-c:v") + 1] == "libx264rgb" and encode[encode.index("-qp") + 1] == "0"
     assert len(list(read_frames(outputs["crops"]))) == 30
     assert len(list(read_frames(outputs["original"]))) == 30
     assert run.telemetry["frames"]["crops"] == 30

@@ -76,4 +76,4 @@ def test_a_crash_mid_run_fails_the_episode_and_the_rerun_resumes(project, monkey
     result = run_alpha("-C", str(project), "render", "--json")
     assert result.exit_code == 0, result.stderr
     [outcome] = json.loads(result.stdout)["episodes"]
-    assert outcome["reused"] == ["source"] and outcome["ran"] == ["lipsync", "mux", "proof"]
+    assert outcome["reused"] == ["source"] and outcome["ran"] == ["lipsync", "restore", "mux", "proof"]

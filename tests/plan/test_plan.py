@@ -85,7 +85,7 @@ def test_param_change_names_field_old_and_new(bare_project):
     result = plans(bare_project)
     assert reasons(result["ep01"]) == [
         {"kind": "param", "field": "restore.blend", "old": "alpha", "new": "seamless"}]
-    assert stages_to_run(result["ep01"]) == ["lipsync", "mux", "proof"]
+    assert stages_to_run(result["ep01"]) == ["restore", "mux", "proof"]
     assert not result["ep02"].stale  # its named fix still sets poisson
 
 
@@ -115,7 +115,7 @@ def test_input_change_names_file_and_both_hashes(bare_project):
     assert reasons(plan) == [{"kind": "input", "field": "audio.voice", "path": "media/v1.wav",
                               "old": before, "new": plan.inputs["audio.voice"]["hash"]}]
     assert before != plan.inputs["audio.voice"]["hash"]
-    assert stages_to_run(plan) == ["lipsync", "mux", "proof"]
+    assert stages_to_run(plan) == ["lipsync", "restore", "mux", "proof"]
     assert not plans(bare_project)["ep02"].stale
 
 
@@ -145,7 +145,7 @@ def test_checkpoint_change(bare_project):
     assert reasons(plan) == [{"kind": "checkpoint", "field": "lipsync.checkpoint",
                               "path": f"{bare_project / 'ls'}/checkpoints/latentsync-1.6/latentsync_unet.pt",
                               "old": old, "new": new}]
-    assert stages_to_run(plan) == ["lipsync", "mux", "proof"]
+    assert stages_to_run(plan) == ["lipsync", "restore", "mux", "proof"]
 
 
 def test_code_version_change(bare_project, monkeypatch):
@@ -180,3 +180,27 @@ def test_renamed_input_with_same_content_is_not_stale(bare_project):
     path = bare_project / "episodes/ep02.yaml"
     path.write_text(path.read_text().replace("media/v2.wav", "media/voice-two.wav"))
     assert not plans(bare_project)["ep02"].stale
+
+
+def test_paste_back_and_encode_settings_rerun_restore_never_the_model(bare_project):
+    record_as_rendered(bare_project)
+    path = bare_project / "episodes/ep01.yaml"
+    original = path.read_text()
+    for change, field, old, new in (("restore: {blur: 21}", "restore.blur", 3, 21),
+                                    ("restore: {erode: 3}", "restore.erode", 0, 3),
+                                    ("restore: {blend: poisson}", "restore.blend", "alpha", "poisson"),
+                                    ("video: {crf: 18}", "video.crf", 20, 18)):
+        path.write_text(original + change + "\n")
+        plan = plans(bare_project)["ep01"]
+        assert reasons(plan) == [{"kind": "param", "field": field, "old": old, "new": new}], change
+        assert stages_to_run(plan) == ["restore", "mux", "proof"], change
+
+
+def test_none_backend_ignores_the_restore_settings(bare_project):
+    text = (bare_project / "alpha.yaml").read_text().replace("backend: preview", "backend: none")
+    (bare_project / "alpha.yaml").write_text(text)
+    record_as_rendered(bare_project)
+    path = bare_project / "episodes/ep01.yaml"
+    path.write_text(path.read_text() + "restore: {blur: 21}\n")
+    plan = plans(bare_project)["ep01"]
+    assert not plan.stale, reasons(plan)

@@ -101,7 +101,7 @@ def test_episode_page_has_player_proofs_fix_table_figures_and_history(built_demo
     for fix in ["TASK-098", "TASK-099", "TASK-101"]:
         assert fix in table
     # Quality figures from the preview backend's report.
-    assert "lipsync.restore.seam_inner_mean" in html
+    assert "restore.seam_inner_mean" in html
     assert "lipsync.faces_missed" in html
     # History reads as words.
     assert "v1" in html and "first render" in html

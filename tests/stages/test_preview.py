@@ -1,4 +1,5 @@
-"""The preview backend and the proof stage on real media (portrait, synthetic speech, ffmpeg)."""
+"""The preview backend, then the restore and proof stages, on real media (portrait, synthetic
+speech, ffmpeg)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ from pipeline.demo import synth_speech, write_portrait
 from pipeline.media import FrameWriter, probe, read_frames
 from pipeline.project.schema import ProjectSettings
 from pipeline.stages import StageRun
+from pipeline.restore import read_track
 from pipeline.stages.lipsync.preview import run_preview
 from pipeline.stages.proof import write_proofs
+from pipeline.stages.restore import restore_clip
 from tests.helpers import run_alpha
 
 FPS = 25
@@ -33,6 +36,20 @@ def job(tmp_path: Path, source: Path, voice: Path, *, kind: str = "image", blend
                     lambda done, total: None, tmp_path, ProjectSettings())
 
 
+def restored(result, job_: StageRun) -> tuple[Path, dict]:
+    """The restore stage's video and metrics from a preview result."""
+    out = job_.work / "restored.mp4"
+    metrics = restore_clip(result.outputs["original"], result.outputs["track"], result.outputs.get("crops"), out,
+                           restore=job_.params["restore"], video=job_.params["video"])
+    return out, metrics
+
+
+def upstream_of(result, video: Path) -> dict[str, Path]:
+    upstream = {f"lipsync.{name}": path for name, path in result.outputs.items()}
+    upstream["restore.video"] = upstream["mux.video"] = video
+    return upstream
+
+
 @pytest.fixture(scope="module")
 def media(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("media")
@@ -46,18 +63,22 @@ def media(tmp_path_factory) -> dict[str, Path]:
 
 
 def test_preview_animates_the_tracked_face_and_keeps_the_rest(media, tmp_path):
-    result = run_preview(job(tmp_path, media["portrait"], media["voice"]))
+    preview = job(tmp_path, media["portrait"], media["voice"])
+    result = run_preview(preview)
     metrics = result.metrics
     assert metrics["frames"] == 50 and metrics["faces_missed"] == 0
-    assert metrics["restore"]["frames"] == 50 and metrics["restore"]["fallbacks"] == 0
-    assert probe(result.outputs["video"]).duration == pytest.approx(2.0, abs=0.05)
-    with np.load(result.outputs["track"]) as track:
-        assert track["affines"].shape == (50, 2, 3) and track["found"].all()
-        # A still source gives a still face: the smoothed alignment does not jitter.
-        assert np.abs(np.diff(track["affines"], axis=0)).max() < 1e-3
+    assert "video" not in result.outputs  # the paste-back is the restore stage's
+    video, restore = restored(result, preview)
+    assert restore["frames"] == restore["frames_written"] == 50 and restore["fallbacks"] == 0
+    assert probe(video).duration == pytest.approx(2.0, abs=0.05)
+    track = read_track(str(result.outputs["track"]))
+    assert track.affines.shape == (50, 2, 3) and track.found.all() and track.crop_size == (420, 560)
+    assert track.inner_mask.shape == (560, 420) and 0.2 < track.inner_mask.mean() < 0.6
+    # A still source gives a still face: the smoothed alignment does not jitter.
+    assert np.abs(np.diff(track.affines, axis=0)).max() < 1e-3
     assert result.outputs["original"].suffix == ".png"  # a still source stays one lossless frame
     still = next(read_frames(result.outputs["original"]))
-    rendered = list(read_frames(result.outputs["video"]))
+    rendered = list(read_frames(video))
     crops = list(read_frames(result.outputs["crops"]))
     assert len(rendered) == len(crops) == 50
     originals = [still] * 50
@@ -65,8 +86,7 @@ def test_preview_animates_the_tracked_face_and_keeps_the_rest(media, tmp_path):
     # The image corners are far from the face: the paste-back leaves them alone, so they
     # differ from the lossless still by the H.264 encode only, while the mouth changes far more.
     corner = max(c[:40, :40].mean() for c in change)
-    with np.load(result.outputs["track"]) as track:
-        inverse = cv2.invertAffineTransform(track["affines"][0].astype(np.float64))
+    inverse = cv2.invertAffineTransform(track.affines[0])
     mouth_x, mouth_y = (inverse @ np.array([210.0, 316.0, 1.0])).astype(int)
     mouth = max(c[mouth_y - 6:mouth_y + 6, mouth_x - 12:mouth_x + 12].mean() for c in change)
     assert corner < 4.0 and mouth > 10 * corner
@@ -77,12 +97,14 @@ def test_preview_animates_the_tracked_face_and_keeps_the_rest(media, tmp_path):
 
 
 def test_frames_without_a_face_keep_their_pixels_and_are_counted(media, tmp_path):
-    result = run_preview(job(tmp_path, media["faceless"], media["voice"]))
+    preview = job(tmp_path, media["faceless"], media["voice"])
+    result = run_preview(preview)
     assert result.metrics["faces_missed"] == 50
-    assert result.metrics["restore"] is None
     assert "crops" not in result.outputs
+    video, restore = restored(result, preview)
+    assert restore["frames"] == 0 and restore["frames_written"] == 50 and "blend" not in restore
     original = next(read_frames(result.outputs["original"]))
-    for rendered in read_frames(result.outputs["video"]):
+    for rendered in read_frames(video):
         assert np.abs(rendered.astype(int) - original.astype(int)).mean() < 1.5  # only the encode
 
 
@@ -95,9 +117,8 @@ def test_preview_follows_a_moving_face_in_a_video_source(media, tmp_path):
             writer.write(cv2.warpAffine(portrait, shift, (512, 512), borderMode=cv2.BORDER_REPLICATE))
     result = run_preview(job(tmp_path, clip, media["voice"], kind="video"))
     assert result.metrics["faces_missed"] == 0
-    with np.load(result.outputs["track"]) as track:
-        # Where the crop's top-left corner lies in the frame.
-        corner_x = np.array([cv2.invertAffineTransform(a.astype(np.float64))[0, 2] for a in track["affines"]])
+    # Where the crop's top-left corner lies in the frame.
+    corner_x = np.array([cv2.invertAffineTransform(a)[0, 2] for a in read_track(str(result.outputs["track"])).affines])
     # The face moves right for 20 frames (1.5 px a frame at this size), then back: the
     # tracked crop follows both ways.
     assert corner_x[15] > corner_x[0] + 10
@@ -105,9 +126,9 @@ def test_preview_follows_a_moving_face_in_a_video_source(media, tmp_path):
 
 
 def test_proof_compares_stock_and_chosen_paste_back(media, tmp_path):
-    result = run_preview(job(tmp_path, media["portrait"], media["voice"]))
-    upstream = {f"lipsync.{name}": path for name, path in result.outputs.items()}
-    upstream["mux.video"] = result.outputs["video"]
+    preview = job(tmp_path, media["portrait"], media["voice"])
+    result = run_preview(preview)
+    upstream = upstream_of(result, restored(result, preview)[0])
     out = tmp_path / "proof"
     out.mkdir()
     written, metrics = write_proofs(upstream, [1.0, 9.0], {"blend": "poisson", "blur": 8, "erode": 8}, out)
@@ -158,9 +179,9 @@ def test_quality_gate_fails_the_render_then_passes_without_rerunning(tmp_path):
 def test_proof_stage_renders_display_copies_for_the_site(media, tmp_path):
     from pipeline.stages.proof import ProofStage
 
-    result = run_preview(job(tmp_path, media["portrait"], media["voice"], size=1600))
-    upstream = {f"lipsync.{name}": path for name, path in result.outputs.items()}
-    upstream["mux.video"] = result.outputs["video"]
+    preview = job(tmp_path, media["portrait"], media["voice"], size=1600)
+    result = run_preview(preview)
+    upstream = upstream_of(result, restored(result, preview)[0])
     work = tmp_path / "proof-work"
     work.mkdir()
     params = {"proof": {"at": [1.0]}, "restore": {"blend": "poisson", "blur": 8, "erode": 8}}

@@ -1,7 +1,18 @@
-"""Lip-sync stage: the source animated to the voice track, as a silent video.
+"""Lip-sync stage: the model's work only; the restore stage pastes its crops back.
 
-Backends: `none` (the source looped to the voice's length, no model), `preview` (a CPU stand-in
-for the model) and `latentsync` (the real model, in its own process).
+Backends: `none` (no model: the source fitted and looped to the voice's length), `preview` (a
+CPU stand-in for the model) and `latentsync` (the real model, in its own process).
+
+Outputs, the same names for every backend (the restore and proof stages read them):
+
+* ``original``: the aligned frames at the episode's size (:mod:`.frames`): ``original.png``
+  for a still source, else a video at the track's rate;
+* ``track``: ``track.npz`` (:mod:`pipeline.restore.track`), one entry per aligned frame;
+* ``crops``: lossless RGB video (``crops.mkv``) of the generated crops, frame for frame with
+  the track; only when some frame has a face.
+
+The latentsync backend still pastes back inside LatentSync's process for now and adds
+``video`` (its pasted result, which the restore stage passes on) and ``telemetry``.
 """
 
 from __future__ import annotations
@@ -13,19 +24,22 @@ from ..base import Stage, StageResult, StageRun, StageSpec
 
 class LipsyncStage(Stage):
     name = "lipsync"
-    version = 2
+    version = 3
     upstream = ("source",)
 
     def spec(self, episode: Episode, project: Project) -> StageSpec:
         lipsync = episode.lipsync
+        video = episode.video
         params: dict = {
             "lipsync": {"backend": lipsync.backend},
             "source": {"kind": "video" if episode.source.video is not None else "image"},
-            "video": episode.video.model_dump(),
+            # The aligned frames depend on the size and rate only: crf and preset are the
+            # restore stage's encode.
+            "video": {"fps": video.fps, "width": video.width, "height": video.height},
         }
-        # Only what a backend actually uses is part of its key: a `none` render does not go
-        # stale when the restore settings it ignores change.
-        if lipsync.backend != "none":
+        if lipsync.backend == "latentsync":
+            # Its runner still pastes back and encodes in LatentSync's process.
+            params["video"] = video.model_dump()
             params["restore"] = episode.restore.model_dump()
         checkpoint = None
         if lipsync.backend == "preview":
@@ -48,16 +62,23 @@ class LipsyncStage(Stage):
             from .latentsync import run_latentsync
 
             return run_latentsync(job, job.settings.latentsync, job.root)
-        from ...media import loop_video, probe, still_to_video
+        return run_none(job)
 
-        duration = probe(job.inputs["audio.voice"]).duration
-        source = job.upstream["source.media"]
-        out = job.work / "lipsync.mp4"
-        video = job.params["video"]
-        encode = loop_video if job.params["source"]["kind"] == "video" else still_to_video
-        encode(source, out, duration=duration, fps=video["fps"], size=(video["width"], video["height"]),
-               crf=video["crf"], preset=video["preset"], progress=job.progress)
-        return StageResult({"video": out}, {"duration": duration})
+
+def run_none(job: StageRun) -> StageResult:
+    """No model: the source's frames as they are, for the restore stage to encode."""
+    from ...media import probe
+    from ...media.filters import frame_count
+    from ...restore import Track, write_track
+    from .frames import aligned_frames
+
+    duration = probe(job.inputs["audio.voice"]).duration
+    video = job.params["video"]
+    original, _ = aligned_frames(job.upstream["source.media"], job.params["source"]["kind"], job.work,
+                                 duration=duration, fps=video["fps"], size=(video["width"], video["height"]))
+    track = job.work / "track.npz"
+    write_track(str(track), Track.without_faces(frame_count(duration, video["fps"]), video["fps"]))
+    return StageResult({"original": original, "track": track}, {"duration": duration})
 
 
 def _under(root: str | None, path: str) -> str:

@@ -224,9 +224,9 @@ def run_latentsync(job: StageRun, settings: LatentSyncSettings, project_root: Pa
 
     * ``video``: silent H.264 at the episode's size, fps and crf, exactly the voice's length;
     * ``original``: the 25 fps input clip LatentSync decoded, the frames it pasted into;
-    * ``crops``: H.264 (crf ``CROPS_CRF``, the episode's preset, 25 fps) of every output
-      frame's raw generated crop at the crop size (1.6: 420×560, 1.5: 210×280) as the Restorer
-      received it, black where the frame has no face;
+    * ``crops``: lossless RGB video (``crops.mkv``, 25 fps) of every output frame's raw
+      generated crop at the crop size (1.6: 420×560, 1.5: 210×280) as the Restorer received
+      it, black where the frame has no face;
     * ``track``: track.npz with ``affines`` (N×2×3 float32, the smoothed frame→crop matrices
       used for paste-back, zeros where no face), ``found`` and ``detected`` (N bool),
       ``fps`` (float32, 25) and ``crop_size`` ((w, h) int);
@@ -277,8 +277,7 @@ def prepare(job: StageRun, checkout: Checkout, project_root: Path, voice: Path, 
             frames: int) -> Invocation:
     """Make the input clip and the args file; return how to launch the runner."""
     from ...media import ffmpeg_exe, loop_video, still_to_video
-    from ...media.filters import TO_YUV420, rate, x264_args
-    from .preview import CROPS_CRF
+    from ...media.filters import LOSSLESS_RGB_ARGS, LOSSLESS_RGB_SUFFIX, TO_YUV420, rate, x264_args
 
     video = job.params["video"]
     size = (int(video["width"]), int(video["height"]))
@@ -293,7 +292,7 @@ def prepare(job: StageRun, checkout: Checkout, project_root: Path, voice: Path, 
 
     output = work / "lipsync.mp4"
     telemetry = work / "lipsync.telemetry.json"
-    crops = work / "crops.mp4"
+    crops = work / f"crops{LOSSLESS_RGB_SUFFIX}"
     track = work / "track.npz"
     fps_out = video["fps"]
     vf = TO_YUV420 if float(fps_out) == LATENTSYNC_FPS else f"fps={rate(fps_out)},{TO_YUV420}"
@@ -322,9 +321,8 @@ def prepare(job: StageRun, checkout: Checkout, project_root: Path, voice: Path, 
         "telemetry": str(telemetry),
         "encode": {"fps_in": rate(LATENTSYNC_FPS),
                    "output_args": ["-vf", vf, *x264_args(int(video["crf"]), video.get("preset", "medium"))]},
-        # Proof inputs: the crops at 25 fps, frame for frame with the input clip and the track.
-        "crops": {"output": str(crops),
-                  "output_args": ["-vf", TO_YUV420, *x264_args(CROPS_CRF, video.get("preset", "medium"))]},
+        # The crops at 25 fps, frame for frame with the input clip and the track.
+        "crops": {"output": str(crops), "output_args": LOSSLESS_RGB_ARGS},
         "track": str(track),
         "restore": {"blend": restore.get("blend", "poisson"), "blur": int(restore.get("blur", 0)),
                     "erode": int(restore.get("erode", 0))},

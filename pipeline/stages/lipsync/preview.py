@@ -1,10 +1,13 @@
 """The preview backend: a CPU stand-in for LatentSync, so every stage runs without a GPU.
 
 It does what the model's pipeline does around the model: track the face, align it with
-LatentSync's 3-point template, generate a mouth crop (here: the mouth opened by the voice's
+LatentSync's 3-point template and generate a mouth crop (here: the mouth opened by the voice's
 loudness, with the colour drift and softness the real VAE output has, composited through the
-model's U-shaped mask with a hard edge) and paste it back through the same `Restorer`.
-Frames stream: memory stays flat however long the episode is.
+model's U-shaped mask with a hard edge). The restore stage pastes the crops back. Frames
+stream: memory stays flat however long the episode is.
+
+Outputs: ``original``, ``track`` and (when a face was tracked) ``crops``, as the lipsync
+stage's docstring sets out.
 
 Crops: h×w×3 uint8 RGB in LatentSync's crop space (1.6: 560×420). Loudness: float in [0, 1].
 """
@@ -13,19 +16,19 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from ...media import FrameWriter, audio_envelope, loop_video, probe, read_frames
-from ...media.filters import frame_count
-from ...restore import Restorer, synthetic_inner_mask
+from ...media import LosslessWriter, audio_envelope, probe
+from ...media.filters import LOSSLESS_RGB_SUFFIX, frame_count
+from ...restore import Track, synthetic_inner_mask, write_track
 from ..base import StageResult, StageRun
 from .face import MOUTH_CENTRE, MOUTH_HALF_SIZE, FaceTracker, align
-
-# The crops video only feeds proof frames; near-lossless keeps comparisons honest.
-CROPS_CRF = 12
+from .frames import aligned_frames
 
 
 def smooth_loudness(envelope: np.ndarray, attack: float = 0.6, release: float = 0.25) -> np.ndarray:
@@ -104,74 +107,79 @@ def generate_crop(original: np.ndarray, inside: np.ndarray, animate: MouthAnimat
     return face
 
 
-def run_preview(job: StageRun) -> StageResult:
-    started = time.monotonic()
+@dataclass(frozen=True)
+class Generated:
+    """One aligned frame: the frame (H×W×3 uint8 RGB), and where a face is tracked the
+    generated crop (h×w×3 uint8 RGB) with its frame → crop affine (2×3 float64)."""
+
+    frame: np.ndarray
+    crop: np.ndarray | None
+    affine: np.ndarray | None
+    detected: bool
+
+
+def generate(job: StageRun) -> tuple[Path, int, Iterator[Generated]]:
+    """The preview's model work for `job`: its `original` output (made in `job.work`), the
+    number of frames, and the frames with their generated crops, streamed."""
     params = job.params
-    video, restore, lipsync = params["video"], params["restore"], params["lipsync"]
-    fps, width, height = video["fps"], video["width"], video["height"]
+    video, lipsync = params["video"], params["lipsync"]
+    fps = video["fps"]
     voice = job.inputs["audio.voice"]
     duration = probe(voice).duration
     total = frame_count(duration, fps)
-
-    source = job.upstream["source.media"]
-    if params["source"]["kind"] == "video":
-        original = job.work / "original.mp4"
-        loop_video(source, original, duration=duration, fps=fps, size=(width, height), crf=video["crf"],
-                   preset=video["preset"])
-        frames_in = read_frames(original)
-    else:
-        # A still is decoded once (fitted as the encoders fit it) and stays lossless for proofs.
-        still = next(read_frames(source, size=(width, height)))
-        original = job.work / "original.png"
-        cv2.imwrite(str(original), cv2.cvtColor(still, cv2.COLOR_RGB2BGR))
-        frames_in = itertools.repeat(still, total)
+    original, frames_in = aligned_frames(job.upstream["source.media"], params["source"]["kind"], job.work,
+                                         duration=duration, fps=fps, size=(video["width"], video["height"]))
     openness = smooth_loudness(_fit(audio_envelope(voice, fps), total))
 
-    tracker = FaceTracker()
-    restorer: Restorer | None = None
-    crop_size = None
-    affines = np.zeros((total, 2, 3), np.float32)
-    found = np.zeros(total, bool)
-    detected = np.zeros(total, bool)
-    out_video, crops_video = job.work / "lipsync.mp4", job.work / "crops.mp4"
-    frames = 0
-    with FrameWriter(out_video, width, height, fps, crf=video["crf"], preset=video["preset"],
-                     progress=job.progress, total=total) as writer, \
-            _CropWriter(crops_video, fps, video["preset"]) as crops:
-        for index, frame in enumerate(frames_in):
-            if index >= total:
-                break
-            frames += 1
+    def frames() -> Iterator[Generated]:
+        tracker = FaceTracker()
+        animate = inside = None
+        for index, frame in enumerate(itertools.islice(frames_in, total)):
             tracked = tracker.update(frame)
-            detected[index] = tracked.detected
             if tracked.box is None:
-                writer.write(frame)  # no face: the frame keeps its own pixels, and is counted
-                crops.write(None)
+                yield Generated(frame, None, None, tracked.detected)
                 continue
             affine, crop_size = align(tracked.box, lipsync["checkpoint"])
-            if restorer is None:
-                inner_mask = synthetic_inner_mask((crop_size[1], crop_size[0]))
-                inside = inner_mask >= 0.5
-                animate = MouthAnimator(inner_mask.shape)
-                restorer = Restorer(restore["blend"], inner_mask, blur=restore["blur"], erode=restore["erode"])
+            if animate is None:
+                inside = synthetic_inner_mask((crop_size[1], crop_size[0])) >= 0.5
+                animate = MouthAnimator(inside.shape)
             crop = cv2.warpAffine(frame, affine, crop_size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
             face = generate_crop(crop, inside, animate, float(openness[index]), lipsync["drift"], index / fps)
-            writer.write(restorer.restore_img(frame, face, affine))
-            crops.write(face)
-            affines[index] = affine
-            found[index] = True
+            yield Generated(frame, face, np.asarray(affine, np.float64), tracked.detected)
+
+    return original, total, frames()
+
+
+def run_preview(job: StageRun) -> StageResult:
+    started = time.monotonic()
+    fps = job.params["video"]["fps"]
+    original, total, frames = generate(job)
+    affines = np.zeros((total, 2, 3))
+    found = np.zeros(total, bool)
+    detected = np.zeros(total, bool)
+    crops_video = job.work / f"crops{LOSSLESS_RGB_SUFFIX}"
+    count = 0
+    with CropWriter(crops_video, fps, progress=job.progress, total=total) as crops:
+        for index, item in enumerate(frames):
+            count += 1
+            detected[index] = item.detected
+            crops.write(item.crop)
+            if item.crop is not None:
+                affines[index] = item.affine
+                found[index] = True
+    crop_size = crops.size or (0, 0)
     track = job.work / "track.npz"
-    with open(track, "wb") as stream:
-        np.savez_compressed(stream, affines=affines[:frames], found=found[:frames], detected=detected[:frames],
-                            fps=np.float32(fps), crop_size=np.array(crop_size or (0, 0)))
+    inner = synthetic_inner_mask((crop_size[1], crop_size[0])) if crops.frames else None
+    write_track(str(track), Track(affines=affines[:count], found=found[:count], detected=detected[:count],
+                                  shot=np.zeros(count, np.int32), fps=float(fps), crop_size=crop_size,
+                                  inner_mask=inner))
     seconds = time.monotonic() - started
     metrics = {
-        "backend": "preview", "frames": frames, "faces_missed": int(frames - found[:frames].sum()),
-        "faces_held": int((found & ~detected)[:frames].sum()), "seconds": round(seconds, 3),
-        "fps": round(frames / seconds, 2) if seconds else None,
-        "restore": restorer.summary() if restorer is not None else None,
+        "backend": "preview", "frames": count, "faces_missed": int(count - found[:count].sum()),
+        "faces_held": int((found & ~detected)[:count].sum()), "seconds": round(seconds, 3),
+        "fps": round(count / seconds, 2) if seconds else None,
     }
-    outputs = {"video": out_video, "original": original, "track": track}
+    outputs = {"original": original, "track": track}
     if crops.frames:
         outputs["crops"] = crops_video
     return StageResult(outputs, metrics)
@@ -184,36 +192,45 @@ def _fit(envelope: np.ndarray, total: int) -> np.ndarray:
     return np.concatenate([envelope, np.zeros(total - len(envelope), envelope.dtype)])
 
 
-class _CropWriter:
-    """Writes each frame's generated crop (black where no face was found) to a video,
-    opened lazily because the crop size is known only once a face is."""
+class CropWriter:
+    """Writes each frame's generated crop (black where no face was found) to a lossless RGB
+    video, opened lazily because the crop size is known only once a face is; without any
+    face nothing is written. `size` is the crops' (w, h) once known."""
 
-    def __init__(self, out: Path, fps: float, preset: str):
-        self.out, self.fps, self.preset = out, fps, preset
+    def __init__(self, out: Path, fps: float, *, progress=None, total: int = 0):
+        self.out, self.fps = out, fps
         self.frames = 0
+        self.size: tuple[int, int] | None = None
+        self._progress, self._total = progress, total
         self._pending = 0
-        self._writer: FrameWriter | None = None
+        self._writer: LosslessWriter | None = None
         self._blank: np.ndarray | None = None
 
-    def __enter__(self) -> "_CropWriter":
+    def __enter__(self) -> "CropWriter":
         return self
 
     def write(self, crop: np.ndarray | None) -> None:
         if crop is None:
             if self._writer is None:
                 self._pending += 1
+                self._report()
             else:
                 self._writer.write(self._blank)
             return
         if self._writer is None:
-            self._writer = FrameWriter(self.out, crop.shape[1], crop.shape[0], self.fps, crf=CROPS_CRF,
-                                       preset=self.preset)
+            self.size = (crop.shape[1], crop.shape[0])
+            self._writer = LosslessWriter(self.out, crop.shape[1], crop.shape[0], self.fps,
+                                          progress=self._progress, total=self._total)
             self._writer.__enter__()
             self._blank = np.zeros_like(crop)
             for _ in range(self._pending):
                 self._writer.write(self._blank)
         self._writer.write(crop)
         self.frames += 1
+
+    def _report(self) -> None:
+        if self._progress is not None:
+            self._progress(self._pending, self._total)
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if self._writer is not None:

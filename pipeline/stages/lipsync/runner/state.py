@@ -12,7 +12,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import cv2
 import numpy as np
 
-from pipeline.restore import Restorer, inner_mask_from_latentsync_png
+from pipeline.restore import Restorer, inner_mask_from_latentsync_png, merge_summaries
 
 from . import PROGRESS_PREFIX
 from .media import FrameSink
@@ -246,38 +246,6 @@ class RunnerState:
         with open(tmp, "w", encoding="utf-8") as handle:
             json.dump(_sanitize(self.telemetry()), handle, indent=1, allow_nan=False)
         os.replace(tmp, path)
-
-
-def merge_summaries(summaries: List[Dict[str, Any]], blend: str, blur: int, erode: int) -> Dict[str, Any]:
-    """One summary for the clip from the Restorer summaries of its shots."""
-    frames = sum(s["frames"] for s in summaries)
-    reasons: Dict[str, int] = {}
-    for s in summaries:
-        for code, count in s["fallback_reasons"].items():
-            reasons[code] = reasons.get(code, 0) + count
-
-    def mean(key: str) -> Optional[float]:
-        pairs = [(s[key], s["frames"]) for s in summaries if s.get(key) is not None and s["frames"]]
-        weight = sum(w for _, w in pairs)
-        return float(sum(v * w for v, w in pairs) / weight) if weight else None
-
-    def peak(key: str) -> Optional[float]:
-        values = [s[key] for s in summaries if s.get(key) is not None]
-        return float(max(values)) if values else None
-
-    merged: Dict[str, Any] = {
-        "blend": blend, "blur": blur, "erode": erode,
-        "temporal": summaries[0]["temporal"] if summaries else None,
-        "frames": frames,
-        "fallbacks": sum(s["fallbacks"] for s in summaries),
-        "fallback_reasons": reasons,
-        "shots": len(summaries),
-    }
-    for key in ("seam_rect_mean", "seam_inner_mean", "seam_temporal_mean", "ms_mean"):
-        merged[key] = mean(key)
-    for key in ("seam_rect_max", "seam_inner_max", "seam_temporal_max"):
-        merged[key] = peak(key)
-    return merged
 
 
 def _flat(m: np.ndarray) -> List[float]:
