@@ -191,11 +191,13 @@ def doctor(ctx: typer.Context, project: Optional[Path] = ProjectOption) -> None:
 
 @app.command()
 def accept(ctx: typer.Context, episodes: List[str] = typer.Argument(..., help="Episode ids."),
+           force: bool = typer.Option(False, "--force",
+                                      help="Also accept changes that alter the video (recorded as forced)."),
            project: Optional[Path] = ProjectOption) -> None:
     """Record episodes' current inputs as rendered, without rendering (cosmetic edits)."""
     from .commands.accept import accept as run
 
-    _run(run, _project(ctx, project), episodes)
+    _run(run, _project(ctx, project), episodes, force)
 
 
 @app.command()

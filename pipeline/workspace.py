@@ -28,6 +28,11 @@ class Workspace:
             return None
         return resolve_ids(names, self.project.episodes)
 
+    def reload_lock(self) -> None:
+        """Read alpha.lock again: call it once holding the render lock, so that what another
+        render recorded meanwhile is planned from and never written back stale."""
+        self.lock = read_lock(self.project.lock_path)
+
     def plan(self, names: list[str] | None = None, force: bool = False) -> list[EpisodePlan]:
         with gc_paused():
             plans = plan_project(self.project, self.lock, self.hashes, self.select(names), force)

@@ -14,11 +14,12 @@ from ..deploy.deployer import Outcome
 from ..deploy.deployer import deploy as run_deploy
 from ..deploy.deployer import rollback as run_rollback
 from ..deploy.hooks import Hooks
+from ..deploy.overlap import check_target_apart
 from ..deploy.plan import DeployPlan
 from ..deploy.release import Release
 from ..deploy.site import VIDEO_SUFFIXES, scan_site
 from ..deploy.transport import LocalTarget
-from ..deploy.verify import Verification, Video, verify as verify_live
+from ..deploy.verify import Alias, Verification, Video, verify as verify_live
 from ..errors import Failure, UserError
 from ..project.keys import did_you_mean
 from ..project.schema import DeploySettings, DeployTarget
@@ -36,6 +37,8 @@ def deploy(project_dir: Path | None, target: str | None, dry_run: bool, rollback
     project = workspace.project
     name, settings = select_target(project.settings.deploy, target)
     destination = open_target(name, settings, project.root)
+    if isinstance(destination, LocalTarget):
+        check_target_apart(project, name, destination.path)
     hooks = Hooks()
     url = settings.url if verify and settings.url else None
     rollback_command = (f"alpha -C {shlex.quote(str(project.root))} deploy --target {shlex.quote(name)} "
@@ -47,8 +50,6 @@ def deploy(project_dir: Path | None, target: str | None, dry_run: bool, rollback
         else:
             ensure_current(workspace, allow_drafts, dry_run)
             site = scan_site(project.site_dir, project.state_dir / "store")
-            if isinstance(destination, LocalTarget):
-                _check_apart(project.site_dir, destination.path)
             verifier = (lambda plan: _verify_plan(url, plan)) if url else None
             if not dry_run and not as_json:
                 say(f"deploy [bold]{escape(site.build_id)}[/] to {escape(name)} "
@@ -147,13 +148,6 @@ def select_target(settings: DeploySettings, name: str | None) -> tuple[str, Depl
     return name, targets[name]
 
 
-def _check_apart(site_dir: Path, path: Path) -> None:
-    site, target = site_dir.resolve(), path.resolve()
-    if target.is_relative_to(site) or site.is_relative_to(target):
-        raise UserError(f"deploy target {path} and the site {site_dir} overlap: "
-                        "deploy to a folder outside the site")
-
-
 # --- verification -----------------------------------------------------------------------------
 
 
@@ -168,7 +162,22 @@ def _verify_plan(url: str, plan: DeployPlan) -> Verification:
             seen.add(f.hash)
             unique.append(Video(f.path, f.size, f.source))
     feeds = [p for p in FEEDS if p in files]
-    return verify_live(url, plan.site.build_id, pages, unique, feeds, token=plan.release_id)
+    return verify_live(url, plan.site.build_id, pages, unique, feeds, token=plan.release_id,
+                       aliases=_aliases(plan))
+
+
+def _aliases(plan: DeployPlan) -> list[Alias]:
+    """The build's aliases (old URLs), from its build.json: each is checked live."""
+    record = _build_record(plan.site.root) or {}
+    aliases = record.get("aliases") if isinstance(record.get("aliases"), dict) else {}
+    files = plan.site.files
+    checks = []
+    for path, target in sorted(aliases.items()):
+        if path not in files:
+            continue
+        file = files[path]
+        checks.append(Alias(path, target, Video(path, file.size, file.source) if file.is_video else None))
+    return checks
 
 
 def _verify_release(url: str, release: Release) -> Verification:

@@ -25,6 +25,7 @@ def render(project_dir: Path | None, episodes: list[str], render_all: bool, dry_
         return 0
     project = workspace.project
     with exclusive(project.state_dir / "render.lock", "alpha render", wait=wait):
+        workspace.reload_lock()
         store = Store(project.state_dir)
         swept = store.sweep_temporaries()
         if swept:

@@ -169,12 +169,12 @@ def upload(plan: DeployPlan, target: Target, hooks: Hooks,
         if plan.uploads:
             # Objects are immutable and named by content: an existing one is never re-sent.
             stats.add(run_rsync([*target.rsync_prefix(), *options, "--copy-links", "--ignore-existing", "--chmod=D755,F444",
-                                 f"{staging}/store/", target.rsync_dest("store")],
+                                 "--", f"{staging}/store/", target.rsync_dest("store")],
                                 hooks, "store", on_upload))
         else:
             hooks.at("store")
         tree = [*options, "--chmod=D755,F644", *(f"--link-dest=../{rid}" for rid in plan.link_dests)]
-        ends = [f"{staging}/tree/", target.rsync_dest(f"releases/{PARTIAL}{plan.release_id}")]
+        ends = ["--", f"{staging}/tree/", target.rsync_dest(f"releases/{PARTIAL}{plan.release_id}")]
         not_html = ["--exclude=*.[hH][tT][mM]", "--exclude=*.[hH][tT][mM][lL]"]
         stats.add(run_rsync([*target.rsync_prefix(), *tree, *not_html, *ends], hooks, "tree"))
         stats.add(run_rsync([*target.rsync_prefix(), *tree, *ends], hooks, "html"))

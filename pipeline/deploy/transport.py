@@ -261,7 +261,7 @@ class RemoteTarget(Target):
 
     def _sh(self, body: str, what: str, input: str | None = None) -> str:
         self._check_lock()
-        argv = [*self.ssh_args(), self.host, "sh -c " + shlex.quote(self._script(body))]
+        argv = [*self.ssh_args(), "--", self.host, "sh -c " + shlex.quote(self._script(body))]
         process = spawn(argv, stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace")
         try:
@@ -286,7 +286,7 @@ class RemoteTarget(Target):
             f'code=$?; if [ $code = 75 ]; then echo @busy; cat {LOCK_NAME}; fi; exit $code\n'
         )
         script = f"H={shlex.quote(holder_text())}\n" + self._script(body)
-        argv = [*self.ssh_args(master=True), self.host, "sh -c " + shlex.quote(script)]
+        argv = [*self.ssh_args(master=True), "--", self.host, "sh -c " + shlex.quote(script)]
         errors = tempfile.TemporaryFile()
         try:
             process = spawn(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors)

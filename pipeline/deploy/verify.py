@@ -3,7 +3,9 @@ on a video (Safari refuses video from servers that ignore Range) and the feed.""
 
 from __future__ import annotations
 
+import http.client
 import json
+import re
 import time
 import urllib.error
 import urllib.parse
@@ -19,7 +21,7 @@ USER_AGENT = "alpha-deploy-verify"
 
 @dataclass
 class Check:
-    kind: str      # "build", "page", "range", "feed"
+    kind: str      # "build", "page", "range", "feed", "alias"
     url: str
     ok: bool
     detail: str
@@ -48,7 +50,8 @@ class Verification:
         parts = []
         for kind, checks in kinds.items():
             good = sum(c.ok for c in checks)
-            label = {"build": "build id", "page": "pages 200", "range": "Range 206", "feed": "feed parses"}[kind]
+            label = {"build": "build id", "page": "pages 200", "range": "Range 206", "feed": "feed parses",
+                     "alias": "aliases"}[kind]
             parts.append(f"{label} {good}/{len(checks)}" if len(checks) > 1 else
                          f"{label} {'ok' if good else 'FAILED'}")
         return ", ".join(parts)
@@ -64,6 +67,20 @@ class Video:
     source: Path | None = None   # the local file, to compare the bytes served
 
 
+# What fetching a URL may raise: network errors (URLError is an OSError), a malformed URL or
+# header (ValueError, http.client.InvalidURL) and a server that does not speak HTTP.
+FETCH_ERRORS = (OSError, ValueError, http.client.HTTPException)
+
+
+@dataclass(frozen=True)
+class Alias:
+    """An old URL the site keeps: a redirect page to `target`, or (with `video`) a media file."""
+
+    path: str
+    target: str
+    video: Video | None = None
+
+
 def page_url(base: str, path: str) -> str:
     """`episodes/x/index.html` is served (and linked) as `episodes/x/`."""
     if path == "index.html":
@@ -74,7 +91,7 @@ def page_url(base: str, path: str) -> str:
 
 
 def verify(base: str, build_id: str, pages: list[str], videos: list[Video], feeds: list[str],
-           token: str, timeout: float = 15.0, attempts: int = 3) -> Verification:
+           token: str, timeout: float = 15.0, attempts: int = 3, aliases: list[Alias] = ()) -> Verification:
     base = base if base.endswith("/") else base + "/"
     result = Verification(base)
     result.checks.append(_check_build(base, build_id, token, timeout, attempts))
@@ -84,6 +101,8 @@ def verify(base: str, build_id: str, pages: list[str], videos: list[Video], feed
         result.checks.append(_check_range(base + urllib.parse.quote(video.path), video, timeout))
     for path in feeds:
         result.checks.append(_check_feed(base + urllib.parse.quote(path), timeout))
+    for alias in aliases[:MAX_PAGES]:
+        result.checks.append(_check_alias(base, alias, timeout))
     return result
 
 
@@ -106,7 +125,7 @@ def _check_build(base: str, build_id: str, token: str, timeout: float, attempts:
             time.sleep(0.5)
         try:
             status, _, body = _get(url, timeout)
-        except (OSError, urllib.error.URLError) as exc:
+        except FETCH_ERRORS as exc:
             detail = f"cannot fetch: {_reason(exc)}"
             continue
         if status != 200:
@@ -126,7 +145,7 @@ def _check_build(base: str, build_id: str, token: str, timeout: float, attempts:
 def _check_page(url: str, timeout: float) -> Check:
     try:
         status, _, _ = _get(url, timeout)
-    except (OSError, urllib.error.URLError) as exc:
+    except FETCH_ERRORS as exc:
         return Check("page", url, False, f"cannot fetch: {_reason(exc)}")
     return Check("page", url, status == 200, f"HTTP {status}")
 
@@ -137,7 +156,7 @@ def _check_range(url: str, video: Video, timeout: float) -> Check:
     start = max(0, video.size - TAIL)
     try:
         status, headers, body = _get(url, timeout, {"Range": f"bytes={start}-{video.size - 1}"})
-    except (OSError, urllib.error.URLError) as exc:
+    except FETCH_ERRORS as exc:
         return Check("range", url, False, f"cannot fetch: {_reason(exc)}")
     if status != 206:
         return Check("range", url, False, f"HTTP {status} to a Range request (expected 206)")
@@ -153,10 +172,30 @@ def _check_range(url: str, video: Video, timeout: float) -> Check:
     return Check("range", url, True, f"206 {content_range}")
 
 
+def _check_alias(base: str, alias: Alias, timeout: float) -> Check:
+    """A media alias answers a Range request with the video's bytes; a page alias is a page
+    whose canonical link names its target."""
+    url = page_url(base, alias.path)
+    if alias.video is not None:
+        check = _check_range(url, alias.video, timeout)
+        return Check("alias", url, check.ok, check.detail)
+    try:
+        status, _, body = _get(url, timeout)
+    except FETCH_ERRORS as exc:
+        return Check("alias", url, False, f"cannot fetch: {_reason(exc)}")
+    if status != 200:
+        return Check("alias", url, False, f"HTTP {status}")
+    # The canonical link is absolute on the site's own URL, which may not be the one verified.
+    canonical = re.compile(rb'<link rel="canonical" href="[^"]*/' + re.escape(alias.target.encode()) + rb'">')
+    if not canonical.search(body):
+        return Check("alias", url, False, f"no canonical link to {alias.target}")
+    return Check("alias", url, True, f"redirects to {alias.target}")
+
+
 def _check_feed(url: str, timeout: float) -> Check:
     try:
         status, _, body = _get(url, timeout)
-    except (OSError, urllib.error.URLError) as exc:
+    except FETCH_ERRORS as exc:
         return Check("feed", url, False, f"cannot fetch: {_reason(exc)}")
     if status != 200:
         return Check("feed", url, False, f"HTTP {status}")

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator
-from typing import IO
+import queue
+import threading
+from collections.abc import Iterable, Iterator
+from typing import IO, Any
 
 import numpy as np
 
@@ -29,6 +31,75 @@ def read_frames(path: str | os.PathLike, *, size: tuple[int, int] | None = None
     with Ffmpeg(["-i", path, "-map", "0:v:0", *vf, "-fps_mode", "passthrough",
                  "-f", "rawvideo", "-pix_fmt", "rgb24", "-"], read=True) as child:
         yield from _frames(child.stdout, width, height)
+
+
+class ReadAhead:
+    """Iterate `items` in a thread of its own, up to `depth` items ahead, so that a decode
+    (a generator of read_frames) overlaps the caller's work on the frame before.
+
+    An exception of the iteration is raised to the caller at that item. close() (also at the
+    end of a with-block) stops the thread and closes `items`, which kills its decoder.
+    """
+
+    def __init__(self, items: Iterable[Any], depth: int = 2) -> None:
+        self._items = items
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._finished = False
+        self._thread = threading.Thread(target=self._run, daemon=True, name="read-ahead")
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            for item in self._items:
+                if not self._put((True, item)):
+                    return
+            self._put((False, None))
+        except BaseException as exc:  # handed to the caller, raised there
+            self._put((False, exc))
+        finally:
+            close = getattr(self._items, "close", None)
+            if close is not None:
+                close()
+
+    def _put(self, entry: tuple[bool, Any]) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(entry, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def __iter__(self) -> "ReadAhead":
+        return self
+
+    def __next__(self) -> Any:
+        if self._finished:
+            raise StopIteration
+        ok, item = self._queue.get()
+        if ok:
+            return item
+        self._finished = True
+        if item is not None:
+            raise item
+        raise StopIteration
+
+    def close(self) -> None:
+        self._stop.set()
+        self._finished = True
+        while self._thread.is_alive():
+            try:
+                self._queue.get(timeout=0.05)
+            except queue.Empty:
+                pass
+        self._thread.join()
+
+    def __enter__(self) -> "ReadAhead":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
 
 
 def frame_at(path: str | os.PathLike, seconds: float) -> np.ndarray:

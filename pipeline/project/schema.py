@@ -11,9 +11,35 @@ import datetime as dt
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+# An old URL path that `aliases:` keeps working: printable, no query, fragment or escapes.
+_ALIAS_CHARS = re.compile(r"^[A-Za-z0-9._~!$&'()*+,;=:@/-]+$")
+
+
+def alias_problem(value: str) -> str | None:
+    """Why `value` cannot be an alias (a site path like /video/old-name.mp4), or None."""
+    path = value.strip("/")
+    if not path:
+        return f"alias {value!r} is the site's root"
+    if not _ALIAS_CHARS.match(value):
+        return (f"alias {value!r} may hold only letters, digits and - . _ ~ / "
+                "(no spaces, query, fragment or %-escapes)")
+    if any(part in ("", ".", "..") for part in path.split("/")):
+        return f"alias {value!r} has an empty, '.' or '..' segment"
+    return None
+
+
+def _alias(value: str) -> str:
+    problem = alias_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+# One alias; a list of them reports a bad one at its own index (aliases[1]).
+AliasPath = Annotated[str, AfterValidator(_alias)]
 FIX_ID = re.compile(r"^[A-Z][A-Z0-9]*-\d+$")
 LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*$")  # BCP 47, as srclang takes it
 
@@ -180,6 +206,7 @@ class Episode(EpisodeSettings):
     description: str = ""
     tags: tuple[str, ...] = ()
     draft: bool = False
+    aliases: tuple[AliasPath, ...] = ()  # old URLs of the page or of the video (.mp4) that keep working
 
     @field_validator("id")
     @classmethod
@@ -201,7 +228,12 @@ class Episode(EpisodeSettings):
         return value
 
 
-EPISODE_ONLY_KEYS = frozenset({"id", "title", "date", "description", "tags", "draft"})
+EPISODE_ONLY_KEYS = frozenset({"id", "title", "date", "description", "tags", "draft", "aliases"})
+
+# Stage parameters whose change alters no pixel or sample of the episode's video, so that
+# `alpha accept` may record them as rendered. Titles, descriptions, tags, dates and drafts are
+# not stage parameters at all: editing them never makes an episode stale.
+COSMETIC_PARAMS = frozenset({"proof.at"})
 
 
 # --- project settings ----------------------------------------------------------------------
@@ -273,19 +305,66 @@ class SiteSettings(Strict):
     @field_validator("url")
     @classmethod
     def _absolute(cls, value: str) -> str:
-        if not re.match(r"^https?://[^/\s]+", value):
-            raise ValueError(f"{value!r} is not an absolute http(s) URL")
-        return value if value.endswith("/") else value + "/"
+        return absolute_url(value)
+
+
+def absolute_url(value: str) -> str:
+    """An absolute http(s) URL with a host, ending in `/`."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises on a port that is not a number in range
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not a usable URL ({exc})") from None
+    if (parts.scheme not in ("http", "https") or not parts.hostname
+            or any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in value)):
+        raise ValueError(f"{value!r} is not an absolute http(s) URL")
+    return value if value.endswith("/") else value + "/"
+
+
+def _no_option_or_control(value: str | None, what: str) -> str | None:
+    # ssh and rsync would read a leading `-` as an option; whitespace and control characters
+    # have no place in a host or user name.
+    if value is not None and (value.startswith("-") or not value
+                              or any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in value)):
+        raise ValueError(f"{value!r} is not a usable {what}: it may not start with '-' "
+                         "or hold spaces or control characters")
+    return value
 
 
 class DeployTarget(Strict):
     kind: Literal["local", "rsync"]
-    path: str
+    path: str = Field(min_length=1)
     host: str | None = None
     user: str | None = None
     port: int | None = Field(None, ge=1, le=65535)
     url: str | None = None
     keep: int = Field(5, ge=1, le=1000)
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str | None) -> str | None:
+        return _no_option_or_control(value, "host name")
+
+    @field_validator("user")
+    @classmethod
+    def _user(cls, value: str | None) -> str | None:
+        return _no_option_or_control(value, "user name")
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        if any(ord(c) < 32 or ord(c) == 127 for c in value):
+            raise ValueError(f"{value!r} holds control characters")
+        return value
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None:
+            absolute_url(value)  # validates; the URL is used as written
+        return value
 
     @model_validator(mode="after")
     def _host_for_rsync(self) -> "DeployTarget":

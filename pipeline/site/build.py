@@ -7,7 +7,8 @@
     blog/, blog/page/N/, blog/<slug>/       posts
     tags/, tags/<tag>/         episodes and posts by tag
     fixes/                     the named fixes, today's stack, and which episodes carry each
-    feed.xml sitemap.xml robots.txt 404.html build.json
+    feed.xml rss.xml           the Atom and RSS 2.0 feeds (same entries, same ids)
+    sitemap.xml robots.txt 404.html build.json
 
 One build runs these steps, each in its own module:
 
@@ -16,6 +17,8 @@ One build runs these steps, each in its own module:
     render    render.py    every page, the feeds and the sitemap, in memory (templates.py, filters.py)
     check     linkcheck.py every local link resolves (before anything is written)
     write     output.py    the build id, then the spare folder brought up to date and swapped in
+
+Aliases (aliases.py) add old URLs after rendering, checked against every file of the build.
 
 A failure anywhere leaves the live site untouched.
 """
@@ -34,6 +37,7 @@ from markupsafe import Markup
 from ..errors import Failure
 from ..runlock import exclusive
 from ..workspace import Workspace, open_workspace
+from .aliases import add_aliases
 from .collect import collect
 from .filters import href
 from .inputs import record_inputs
@@ -88,6 +92,7 @@ def build_site(project_dir: Path | None = None, *, drafts: bool = False, output:
             renderer = PageRenderer(content, templates, files, assets)
             renderer.render_pages()
             renderer.render_feeds()
+            aliases = add_aliases(content, project, files, media, templates, renderer.scans)
             broken = check_pages(files.paths(), content.site.url, files.texts, renderer.scans)
             if broken:
                 raise Failure(describe(broken))
@@ -96,7 +101,7 @@ def build_site(project_dir: Path | None = None, *, drafts: bool = False, output:
         build_id = files.build_id()
         files.finish(build_id)
         pages = sum(1 for path in files.texts if path.endswith(".html"))
-        record = build_record(build_id, drafts, pages, len(files) + 1, portable)
+        record = build_record(build_id, drafts, pages, len(files) + 1, portable, aliases)
         Folders(target, project.state_dir).update(files.contents(), files.link_targets(target), record, build_id,
                                                   portable=portable)
         record_inputs(workspace, target, build_id, drafts, portable)

@@ -113,6 +113,7 @@ class SiteEpisode:
     language: str = "en"
     previous: "SiteEpisode | None" = None
     next: "SiteEpisode | None" = None
+    aliases: tuple[str, ...] = ()  # old URLs: of the page (redirects) or of the video
 
     @property
     def path(self) -> str:
@@ -205,6 +206,7 @@ def site_episode(project: Project, resolved: ResolvedEpisode, entry: dict[str, A
         fixes=applying, missing=[fix for fix in stack if fix.id not in applying_ids],
         out_of_date=[describe_reason(reason) for reason in plan.reasons] if plan is not None and plan.stale else [],
         quality=quality_figures(stages), details=_details(stages, metrics), history=_history(entry),
+        aliases=settings.aliases,
         captions=captions, transcript=transcript, language=settings.language,
     )
 

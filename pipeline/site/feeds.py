@@ -1,6 +1,6 @@
-"""The Atom feed, sitemap.xml (with Google's video extension) and robots.txt.
+"""The Atom and RSS 2.0 feeds, sitemap.xml (with Google's video extension) and robots.txt.
 
-Entry ids are the items' permalinks (absolute URLs of the episode or post page), which no
+Both feeds carry the same entries. Entry ids (Atom `<id>`, RSS `<guid>`) are the items' permalinks (absolute URLs of the episode or post page), which no
 rebuild or re-render changes; a re-render changes an entry's `updated`, not its id. Media in
 feeds and the sitemap use the content-addressed URLs, as the pages do.
 """
@@ -18,6 +18,7 @@ SITEMAP = "http://www.sitemaps.org/schemas/sitemap/0.9"
 VIDEO = "http://www.google.com/schemas/sitemap-video/1.1"
 XML_NS = "http://www.w3.org/XML/1998/namespace"
 FEED_ENTRIES = 50
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 _CONTROL = {i: None for i in range(32) if i not in (9, 10, 13)}
 
 
@@ -45,8 +46,8 @@ class FeedEntry:
 
 def atom_feed(title: str, subtitle: str, site_url: str, feed_url: str, entries: list[FeedEntry],
               generator: str) -> str:
-    entries = sorted(entries, key=lambda entry: (entry.published, entry.id), reverse=True)[:FEED_ENTRIES]
-    newest = max((entry.updated for entry in entries), default=dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc))
+    entries = _newest(entries)
+    newest = max((entry.updated for entry in entries), default=_EPOCH)
     out = ['<?xml version="1.0" encoding="utf-8"?>',
            f'<feed xmlns="{ATOM}" xml:lang="en">',
            f"  <id>{_x(site_url)}</id>",
@@ -75,6 +76,51 @@ def atom_feed(title: str, subtitle: str, site_url: str, feed_url: str, entries: 
         out.append("  </entry>")
     out.append("</feed>")
     return "\n".join(out) + "\n"
+
+
+def rss_feed(title: str, description: str, site_url: str, feed_url: str, entries: list[FeedEntry],
+             generator: str, lang: str = "en") -> str:
+    """RSS 2.0 of the same entries as the Atom feed, for podcast-style readers and bots.
+
+    Each item's guid is its permalink, the same id as its Atom entry; a video is an
+    `<enclosure>` (url, length in bytes, type), which podcast apps and Telegram bots fetch."""
+    entries = _newest(entries)
+    newest = max((entry.updated for entry in entries), default=_EPOCH)
+    out = ['<?xml version="1.0" encoding="utf-8"?>',
+           f'<rss version="2.0" xmlns:atom="{ATOM}">',
+           "  <channel>",
+           f"    <title>{_x(title)}</title>",
+           f"    <link>{_x(site_url)}</link>",
+           f"    <description>{_x(description or title)}</description>",
+           f"    <language>{_x(lang)}</language>",
+           f"    <lastBuildDate>{rfc822(newest)}</lastBuildDate>",
+           f"    <generator>{_x(generator)}</generator>",
+           f'    <atom:link rel="self" type="application/rss+xml" href="{_x(feed_url)}"/>']
+    for item in entries:
+        out += ["    <item>",
+                f"      <title>{_x(item.title)}</title>",
+                f"      <link>{_x(item.url)}</link>",
+                f'      <guid isPermaLink="true">{_x(item.id)}</guid>',
+                f"      <pubDate>{rfc822(item.published)}</pubDate>",
+                f"      <description>{_x(item.content or item.summary)}</description>"]
+        out += [f"      <category>{_x(category)}</category>" for category in item.categories]
+        if item.enclosure:
+            url, kind, length = item.enclosure
+            out.append(f'      <enclosure url="{_x(url)}" length="{int(length)}" type="{_x(kind)}"/>')
+        out.append("    </item>")
+    out += ["  </channel>", "</rss>"]
+    return "\n".join(out) + "\n"
+
+
+def rfc822(moment: dt.datetime) -> str:
+    """RSS dates: RFC 822 (with a four-digit year), in UTC, in English whatever the locale."""
+    from email.utils import format_datetime
+
+    return format_datetime(moment.astimezone(dt.timezone.utc).replace(microsecond=0), usegmt=True)
+
+
+def _newest(entries: list[FeedEntry]) -> list[FeedEntry]:
+    return sorted(entries, key=lambda entry: (entry.published, entry.id), reverse=True)[:FEED_ENTRIES]
 
 
 def _x(value: str) -> str:

@@ -104,13 +104,16 @@ class SiteFiles:
         return targets
 
 
-def build_record(build_id: str, drafts: bool, pages: int, files: int, portable: bool = False) -> str:
+def build_record(build_id: str, drafts: bool, pages: int, files: int, portable: bool = False,
+                 aliases: dict[str, str] | None = None) -> str:
+    """build.json; `aliases` (old URL path -> the site path it stands for) are what deploy
+    verification checks beside the pages."""
     from .. import __version__
 
     now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
     return json.dumps({"build_id": build_id, "built_at": now.isoformat().replace("+00:00", "Z"),
                        "drafts": drafts, "portable": portable, "pages": pages, "files": files,
-                       "generator": f"alpha {__version__}"}, indent=1) + "\n"
+                       "generator": f"alpha {__version__}", "aliases": aliases or {}}, indent=1) + "\n"
 
 
 # --- the folders ------------------------------------------------------------------------------

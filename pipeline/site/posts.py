@@ -9,6 +9,7 @@
     fixes: [TASK-099, TASK-101]                 # fixes the post discusses: badges
     description: One line for the index, feeds and link previews.
     slug: the-seam                              # default: the file name without its date
+    aliases: [/2026/10/seam.html]               # old URLs: redirect pages to this post
     updated: 2026-10-20
     ---
 
@@ -42,7 +43,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ..errors import ManifestError, Problem, UserError
 from ..project.keys import dotted
-from ..project.schema import SLUG
+from ..project.schema import SLUG, AliasPath
 from ..project.yamlfile import YamlSyntaxError, parse_yaml
 from ..slugs import slugify
 from .markers import ROOT, references
@@ -70,6 +71,7 @@ class FrontMatter(BaseModel):
     fixes: tuple[str, ...] = ()
     description: str = ""
     slug: str | None = None
+    aliases: tuple[AliasPath, ...] = ()   # old URLs of the post that keep working (redirect pages)
 
     @field_validator("slug")
     @classmethod

@@ -140,8 +140,11 @@ class PageRenderer:
                 summary=post.description, content=post.html.replace(ROOT, url), categories=post.tags))
         from .. import __version__
 
+        generator = f"alpha {__version__}"
         self.files.add_text("feed.xml", feeds.atom_feed(content.site.title, content.site.description, url,
-                                                        url + "feed.xml", entries, f"alpha {__version__}"))
+                                                        url + "feed.xml", entries, generator))
+        self.files.add_text("rss.xml", feeds.rss_feed(content.site.title, content.site.description, url,
+                                                      url + "rss.xml", entries, generator, content.site.lang))
         urls = [feeds.SitemapUrl(url + path, newest) for path, newest in (
             ("", max((ep.updated_at for ep in content.episodes), default=None)),
             ("episodes/", max((ep.updated_at for ep in content.episodes), default=None)),

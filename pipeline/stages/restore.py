@@ -79,6 +79,7 @@ def restore_clip(original: Path, track_path: Path, crops: Path | None, out: Path
     import cv2
 
     from ..media import FrameWriter
+    from ..media.decode import ReadAhead
     from ..restore import Restorer, merge_summaries, read_track
 
     started = time.monotonic()
@@ -91,8 +92,9 @@ def restore_clip(original: Path, track_path: Path, crops: Path | None, out: Path
     restorer: Restorer | None = None
     shot = None
     crop_w, crop_h = track.crop_size
-    frames_in = _frames(original, total)
-    crops_in = _crops(crops, total)
+    # Both decoders run ahead in threads while the Restorer works on the frame before.
+    frames_in = ReadAhead(_frames(original, total))
+    crops_in = ReadAhead(_crops(crops, total))
     written = 0
     try:
         with FrameWriter(out, width, height, track.fps, crf=int(video["crf"]), preset=video["preset"],
@@ -120,10 +122,8 @@ def restore_clip(original: Path, track_path: Path, crops: Path | None, out: Path
                 writer.write(frame)
                 written += 1
     finally:
-        for stream in (frames_in, crops_in):
-            close = getattr(stream, "close", None)
-            if close is not None:
-                close()  # an early exit kills the decoders
+        frames_in.close()  # an early exit kills the decoders
+        crops_in.close()
     if restorer is not None:
         summaries.append(restorer.summary())
     seconds = time.monotonic() - started

@@ -255,7 +255,7 @@ def test_unknown_episode_is_a_usage_error(demo):
 def test_accept_records_cosmetic_edit_without_rendering(demo):
     render_json(demo)
     episode = demo / "episodes/ep01-hello.yaml"
-    episode.write_text(episode.read_text().replace("gain_db: -24", "gain_db: -23"))
+    episode.write_text(episode.read_text().replace("at: [2, 5]", "at: [2, 4]"))
     assert run_alpha("-C", str(demo), "status", "--check").exit_code == 1
     result = run_alpha("-C", str(demo), "accept", "ep01-hello")
     assert result.exit_code == 0, result.stderr
@@ -263,7 +263,8 @@ def test_accept_records_cosmetic_edit_without_rendering(demo):
     entry = lock(demo)["ep01-hello"]
     assert entry["version"] == 1
     assert entry["history"][-1]["action"] == "accept"
-    assert entry["history"][-1]["reasons"][0]["field"] == "audio.foley[0].gain_db"
+    assert entry["history"][-1]["reasons"][0]["field"] == "proof.at"
+    assert "forced" not in entry["history"][-1]
 
 
 def test_accept_refuses_what_was_never_rendered(demo):

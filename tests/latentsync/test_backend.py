@@ -21,6 +21,7 @@ import pytest
 
 from pipeline.errors import Failure, UserError
 from pipeline.media import ffmpeg_exe, probe, read_frames
+from pipeline.media.filters import LOSSLESS_RGB_ARGS
 from pipeline.stages.lipsync.latentsync import run_latentsync
 from pipeline.stages.proof import proof_name, write_proofs
 
@@ -214,7 +215,7 @@ def test_still_image_16_alpha_blend_30fps(tmp_path, media, run):
     check_track(track, 14, (420, 560))
     assert track["found"].all()
     crops = probe(result.outputs["crops"])
-    assert (crops.video_codec, crops.width, crops.height, crops.fps) == ("h264", 420, 560, 25)
+    assert (crops.video_codec, crops.width, crops.height, crops.fps) == ("ffv1", 420, 560, 25)
     assert len(list(read_frames(result.outputs["crops"]))) == 14
     assert telemetry["restore"]["blend"] == "alpha"
     # alpha with blur=erode=0 keeps the model's colour drift as a step at the mask edge;
@@ -291,10 +292,9 @@ def test_proof_outputs_are_frame_for_frame_with_the_input_clip(run):
     track = load_track(outputs["track"])
     check_track(track, 30, (210, 280))
     crops = probe(outputs["crops"])
-    assert (crops.video_codec, crops.audio_codec, crops.width, crops.height, crops.fps) == ("h264", None, 210, 280, 25)
-    encode = args_of(run.job)["crops"]["output_args"]
+    assert (crops.video_codec, crops.audio_codec, crops.width, crops.height, crops.fps) == ("ffv1", None, 210, 280, 25)
     # Lossless RGB: the restore stage pastes exactly the crops the model made.
-    assert encode[encode.index("-c:v") + 1] == "libx264rgb" and encode[encode.index("-qp") + 1] == "0"
+    assert args_of(run.job)["crops"]["output_args"] == LOSSLESS_RGB_ARGS
     assert len(list(read_frames(outputs["crops"]))) == 30
     assert len(list(read_frames(outputs["original"]))) == 30
     assert run.telemetry["frames"]["crops"] == 30

@@ -70,6 +70,35 @@ def test_read_frames_in_order(numbered_video):
     assert numbers(numbered_video) == list(range(40))
 
 
+def test_read_ahead_keeps_order_and_raises_where_the_iteration_failed(numbered_video):
+    from pipeline.media.decode import ReadAhead
+
+    with ReadAhead(read_frames(numbered_video), depth=3) as frames:
+        assert [frame_number(frame) for frame in frames] == list(range(40))
+        assert next(frames, None) is None  # stays finished
+
+    def broken():
+        yield 1
+        raise MediaError("decoder died")
+
+    with ReadAhead(broken()) as items:
+        assert next(items) == 1
+        with pytest.raises(MediaError, match="decoder died"):
+            next(items)
+
+
+def test_closing_a_read_ahead_early_kills_its_decoder(numbered_video):
+    import subprocess
+
+    from pipeline.media.decode import ReadAhead
+
+    frames = ReadAhead(read_frames(numbered_video))
+    next(frames)
+    frames.close()
+    left = subprocess.run(["pgrep", "-f", str(numbered_video)], capture_output=True, text=True).stdout
+    assert left.strip() == ""
+
+
 def test_read_frames_resizes_by_cover(image):
     frame = next(read_frames(image, size=(40, 60)))
     assert frame.shape == (60, 40, 3)

@@ -18,8 +18,8 @@ SITEMAP = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
 VIDEO = "{http://www.google.com/schemas/sitemap-video/1.1}"
 
 
-def parse_feed(root):
-    feed = feedparser.parse((root / "site" / "feed.xml").read_bytes())
+def parse_feed(root, name: str = "feed.xml"):
+    feed = feedparser.parse((root / "site" / name).read_bytes())
     assert feed.bozo == 0, feed.get("bozo_exception")
     return feed
 
@@ -43,6 +43,31 @@ def test_atom_feed_parses_cleanly_with_absolute_links(built_demo):
     assert post.published_parsed[:3] == (2026, 10, 17)
 
 
+def test_rss_feed_has_the_atom_entries_with_video_enclosures(built_demo):
+    rss = parse_feed(built_demo, "rss.xml")
+    atom = parse_feed(built_demo)
+    assert rss.version == "rss20"
+    assert rss.feed.title == atom.feed.title and rss.feed.link == SITE_URL
+    assert [entry.id for entry in rss.entries] == [entry.id for entry in atom.entries]
+    guids = ET.parse(built_demo / "site" / "rss.xml").getroot().iter("guid")
+    assert all(guid.get("isPermaLink") == "true" for guid in guids)  # the id is the page
+    by_id = {entry.id: entry for entry in atom.entries}
+    for entry in rss.entries:
+        assert entry.link == entry.id
+        assert entry.published_parsed == by_id[entry.id].published_parsed
+    episode = next(entry for entry in rss.entries if entry.id.endswith("episodes/ep02-the-seam/"))
+    enclosure = episode.enclosures[0]
+    assert enclosure.type == "video/mp4"
+    assert enclosure.href == by_id[episode.id].enclosures[0].href
+    video = built_demo / "site" / enclosure.href.removeprefix(SITE_URL)
+    assert int(enclosure.length) == video.stat().st_size
+    post = next(entry for entry in rss.entries if entry.id.endswith("blog/the-seam/"))
+    assert f'src="{SITE_URL}media/' in post.description and "\ue000" not in post.description
+    assert {tag.term for tag in post.tags} == {"fixes", "restore"}
+    catalog = (built_demo / "site" / "index.html").read_text()
+    assert '<link rel="alternate" type="application/rss+xml"' in catalog and 'href="rss.xml"' in catalog
+
+
 def test_feed_ids_are_stable_across_rebuilds_and_rerenders(demo):
     build_site(demo, today=TODAY)
     first = {entry.id: entry for entry in parse_feed(demo).entries}
@@ -53,6 +78,7 @@ def test_feed_ids_are_stable_across_rebuilds_and_rerenders(demo):
     build_site(demo, today=TODAY)
     second = {entry.id: entry for entry in parse_feed(demo).entries}
     assert list(second) == list(first)
+    assert [entry.id for entry in parse_feed(demo, "rss.xml").entries] == list(first)
     changed = f"{SITE_URL}episodes/ep01-hello/"
     assert second[changed].enclosures[0].href != first[changed].enclosures[0].href
     assert second[changed].updated_parsed >= first[changed].updated_parsed
