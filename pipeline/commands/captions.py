@@ -64,7 +64,9 @@ def captions(project_dir: Path | None, episodes: list[str], force: bool = False)
         if not language_set and result.language and result.language != episode.settings.language:
             changed = set_top_level(episode.file, "language", result.language, manifest) or changed
         where = f"; {manifest} now names it" if changed else ""
-        console.print(f"{name}: {len(result.cues)} cues, {result.cues[0].start:.1f}–{result.cues[-1].end:.1f} s"
+        count = len(result.cues)
+        console.print(f"{name}: {count} cue{'s' if count != 1 else ''}, "
+                      f"{result.cues[0].start:.1f}–{result.cues[-1].end:.1f} s"
                       f" ({result.language or 'language unknown'}) → {target}{where}")
     return 0
 
