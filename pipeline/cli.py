@@ -103,13 +103,16 @@ def render(
     wait: bool = typer.Option(False, "--wait", help="Wait for another render of this project to finish."),
     jobs: Optional[int] = typer.Option(None, "--jobs", "-j", metavar="N",
                                        help="CPU slots: stages run side by side (default: this machine's CPUs)."),
+    cluster: Optional[str] = typer.Option(None, "--cluster", metavar="ADDRESS",
+                                          help="Render on the Ray cluster at HOST:PORT (overrides alpha.yaml's cluster)."),
+    local: bool = typer.Option(False, "--local", help="Render on this machine, ignoring alpha.yaml's cluster."),
     project: Optional[Path] = ProjectOption,
 ) -> None:
     """Render the stale episodes (or those named)."""
     from .commands.render import render as run
 
     _run(run, _project(ctx, project), episodes or [], render_all, dry_run, force, as_json, keep_going, wait,
-         jobs)
+         jobs, cluster, local)
 
 
 @app.command()
@@ -182,11 +185,13 @@ def deploy(
 
 
 @app.command()
-def doctor(ctx: typer.Context, project: Optional[Path] = ProjectOption) -> None:
+def doctor(ctx: typer.Context, project: Optional[Path] = ProjectOption,
+           cluster: Optional[str] = typer.Option(None, "--cluster", metavar="ADDRESS",
+                                                 help="Check every host of the Ray cluster at HOST:PORT too.")) -> None:
     """Say what this machine can and cannot render (ffmpeg, LatentSync, checkpoints, GPU)."""
     from .commands.doctor import doctor as run
 
-    _run(run, _project(ctx, project))
+    _run(run, _project(ctx, project), cluster)
 
 
 @app.command()

@@ -143,6 +143,8 @@ class RenderProgress:
         else:
             console.print(f"[red]✗[/] {outcome.id} failed: {escape(outcome.error or '')}"
                           + (f"\n    details: {outcome.log}" if outcome.log else ""))
+        if outcome.summary:
+            console.print(f"    {escape(outcome.summary)}", soft_wrap=True)
 
     def tick(self) -> None:
         if self.live:

@@ -7,6 +7,8 @@ Reports are JSON under `.alpha/reports/<episode>/`: `v<N>.json` for recorded ren
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -89,6 +91,45 @@ def build_report(project: Project, episode_id: str, version: int, records: dict[
         "gate": {"limits": episode.quality.model_dump(), "passed": not violations,
                  "violations": [str(v) for v in violations]},
     }
+
+
+def readable_proofs(project: Project, episode_id: str, label: str, records: dict[str, dict]) -> str | None:
+    """The render's proof images under names a person can open:
+    `.alpha/proofs/<episode>/<label>/<name>.png`, hard links to the store objects (copies where
+    links are refused). `label` is `v<N>` or `failed-<time>`. Returns the folder, project-relative."""
+    outputs = (records.get("proof") or {}).get("outputs") or {}
+    images = {name: value for name, value in outputs.items() if ":" not in name}  # not display copies
+    if not images:
+        return None
+    folder = project.state_dir / "proofs" / episode_id / label
+    staging = folder.with_name(f".{label}.tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    for name, value in images.items():
+        source, target = project.path(value["path"]), staging / f"{name}.png"
+        try:
+            os.link(source, target)
+        except OSError:
+            shutil.copyfile(source, target)
+    shutil.rmtree(folder, ignore_errors=True)
+    os.rename(staging, folder)  # the folder appears whole
+    return f"{folder.relative_to(project.root)}/"
+
+
+def episode_line(quality: dict[str, Any], limits: QualityGate, proofs: str | None) -> str:
+    """One line after each rendered episode: its figures against the gate, and its proofs."""
+    parts = []
+    for figure, label, limit in (("seam", "seam step", limits.seam_max),
+                                 ("flicker", "seam change/frame", limits.flicker_max)):
+        value = quality.get(figure)
+        if value is None:
+            continue
+        gate = "no gate" if limit is None else f"{'over' if value > limit else 'within'} gate {limit:g}"
+        parts.append(f"{label} {value:.2f} grey levels ({gate})")
+    if not parts:
+        parts.append("no seam figures (nothing pasted back)")
+    parts.append(f"proofs: {proofs}" if proofs else "no proof images")
+    return " · ".join(parts)
 
 
 def latest_failed_report(project: Project, episode_id: str) -> Path | None:

@@ -9,7 +9,15 @@ python3 -m venv .venv
 pip=(.venv/bin/pip install --quiet --disable-pip-version-check)
 # torch first and pinned: the CPU build; an unpinned torch would pull a multi-GB CUDA build.
 "${pip[@]}" torch==2.13.0
-"${pip[@]}" -e '.[flux,test]'
+# ray: the cluster lane (tests/cluster) starts a real Ray cluster.
+"${pip[@]}" -e '.[flux,test,ray]'
+# The page checkers of tests/site/test_site_standards.py, from the npm registry, pinned: the
+# Nu Html Checker (run with the machine's Java) and axe-core (injected into Chromium).
+if command -v npm >/dev/null; then
+    npm install --prefix .tools --no-audit --no-fund --silent vnu-jar@26.9.27 axe-core@4.14.1
+else
+    echo "npm not found: the Nu Html Checker and axe-core tests will be skipped" >&2
+fi
 
 status=0
 .venv/bin/pytest "$@" || status=$?

@@ -11,22 +11,36 @@ from ..console import answer
 from ..doctor import FAIL, INFO, OK, WARN, Check, run_checks
 from ..errors import UserError
 from ..project.load import find_root
+from ..project.schema import check_host_port
 from ..workspace import open_workspace
 
 _STYLE = {OK: "[green]ok[/]", FAIL: "[red]missing[/]", WARN: "[yellow]warning[/]", INFO: "[dim]info[/]"}
 
 
-def doctor(project_dir: Path | None) -> int:
+def doctor(project_dir: Path | None, cluster: str | None = None) -> int:
     """Print the checks; 0 when everything the project's episodes need is here, 1 otherwise.
 
-    Outside a project (none found from the current folder) only the machine is checked.
+    Outside a project (none found from the current folder) only the machine is checked. With
+    `cluster`, the same checks run on every host of that Ray cluster too.
     """
+    if cluster is not None:
+        try:
+            cluster = check_host_port(cluster)
+        except ValueError as exc:
+            raise UserError(f"--cluster: {exc}") from None
     project = None
     if project_dir is not None or _inside_project():
         project = open_workspace(project_dir).project
     checks = run_checks(project)
     print_checks(checks, project.root if project is not None else None)
-    return 1 if any(check.failed for check in checks) else 0
+    failed = any(check.failed for check in checks)
+    if cluster is not None:
+        from ..cluster.doctor import check_cluster
+
+        for host in check_cluster(cluster, project):
+            print_checks(host.checks, None, title=f"alpha doctor on {host.name} of {cluster}")
+            failed = failed or any(check.failed for check in host.checks)
+    return 1 if failed else 0
 
 
 def _inside_project() -> bool:
@@ -37,8 +51,9 @@ def _inside_project() -> bool:
     return True
 
 
-def print_checks(checks: list[Check], root: Path | None) -> None:
-    title = f"alpha doctor: {root}" if root is not None else "alpha doctor (no project found: machine only)"
+def print_checks(checks: list[Check], root: Path | None, title: str | None = None) -> None:
+    if title is None:
+        title = f"alpha doctor: {root}" if root is not None else "alpha doctor (no project found: machine only)"
     table = Table(title=title, title_justify="left", show_lines=False)
     table.add_column("check", no_wrap=True)
     table.add_column("status", no_wrap=True)

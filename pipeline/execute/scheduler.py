@@ -23,7 +23,8 @@ from ..plan.hashing import HashCache
 from ..plan.lock import Lock, read_lock, same_outputs, write_lock
 from ..plan.plan import EpisodePlan, StagePlan, key_digest
 from ..project.model import Project
-from ..report import QualityGateFailure, build_report, check_gate, quality_figures, write_report
+from ..report import (QualityGateFailure, build_report, check_gate, episode_line, quality_figures,
+                      readable_proofs, write_report)
 from ..store import RunCache, Store
 from .jobs import FileRef, Job, ModelLoad, Result
 
@@ -82,10 +83,11 @@ class EpisodeOutcome:
     log: str | None = None
     seconds: float = 0.0
     same_output: bool = False  # rendered again, byte for byte what the version already holds
+    summary: str | None = None  # figures against the gate, and where the proofs are
 
     def as_json(self) -> dict[str, Any]:
         return {"id": self.id, "ok": self.ok, "version": self.version, "ran": self.ran,
-                "reused": self.reused, "same_output": self.same_output,
+                "reused": self.reused, "same_output": self.same_output, "summary": self.summary,
                 "stages": [stage.as_json() for stage in self.stages],
                 "error": self.error, "log": self.log, "seconds": round(self.seconds, 3)}
 
@@ -367,8 +369,11 @@ class Executor:
         outcome.same_output = same_outputs(fresh.entry(plan.id), ordered)
         version = fresh.version(plan.id) + (0 if outcome.same_output else 1)
         report = build_report(self.project, plan.id, version, ordered, how, violations)
+        label = f"failed-{dt.datetime.now():%Y%m%d-%H%M%S}" if violations else f"v{version}"
+        outcome.summary = episode_line(report["quality"], settings.quality,
+                                       readable_proofs(self.project, plan.id, label, ordered))
         if violations:
-            path = write_report(self.project, report, f"failed-{dt.datetime.now():%Y%m%d-%H%M%S}")
+            path = write_report(self.project, report, label)
             raise QualityGateFailure(f"quality gate: {', '.join(map(str, violations))} (report: {path}); "
                                      f"its proofs: `alpha proof {plan.id} --failed`; its stages are kept, "
                                      "so re-running after a fix costs only what changed")

@@ -386,3 +386,25 @@ def episode_layers(project_root: Path, episode_file: Path) -> list[Layer]:
     defaults = _check_defaults(settings, config, problems)
     _, layers = _layers(document, defaults, fixes, config, problems)
     return layers
+
+
+def load_host_file(path: Path) -> schema.HostSettings:
+    """A render host's own settings file (see `schema.HostSettings`), validated like a manifest."""
+    from .yamlfile import load_yaml
+
+    problems: list[Problem] = []
+    try:
+        document = load_yaml(path)
+    except YamlSyntaxError as exc:
+        raise ManifestError([Problem(path, exc.line, "", exc.message)]) from None
+    except OSError as exc:
+        raise ManifestError([Problem(path, 1, "", f"cannot read: {exc.strerror}")]) from None
+    for key_path, line in document.duplicates:
+        problems.append(Problem(path, line, dotted(key_path), "duplicate key"))
+    data = document.data if isinstance(document.data, dict) else None
+    if data is None:
+        problems.append(Problem(path, 1, "", "the document must be a mapping of keys"))
+    settings = _validate(schema.HostSettings, data, document, [Layer(data, document, ())], problems) if data is not None else None
+    if problems or settings is None:
+        raise ManifestError(problems)
+    return settings

@@ -17,6 +17,7 @@ from ..project.schema import NamedFix
 from ..workspace import Workspace
 from .content import FixStacks, SiteEpisode, rendered_video, site_episode, todays_stack
 from .media import Media
+from .quality import headlines, is_stock, render_metrics
 from ..slugs import slugify, tag_key
 from .posts import Post, read_posts
 
@@ -125,6 +126,7 @@ def _collect_episodes(content: SiteContent, workspace: Workspace, media: Media) 
     project, lock = workspace.project, workspace.lock
     plans = {plan.id: plan for plan in workspace.plan()}
     fix_stacks = FixStacks(project)
+    metrics: dict[str, dict] = {}
     for resolved in project.episodes.values():
         settings = resolved.settings
         entry = lock.entry(resolved.id)
@@ -140,7 +142,12 @@ def _collect_episodes(content: SiteContent, workspace: Workspace, media: Media) 
             continue
         content.episodes.append(site_episode(project, resolved, entry, plans.get(resolved.id), media,
                                              content.stack, content.today, fix_stacks))
+        metrics[resolved.id] = render_metrics(entry)
     content.episodes.sort(key=lambda ep: (ep.date, ep.id), reverse=True)
+    stock = next(((ep.title, ep.path, metrics[ep.id]) for ep in content.episodes if is_stock(metrics[ep.id])), None)
+    for episode in content.episodes:
+        episode.headlines = headlines(metrics[episode.id], stock)
+        episode.blend = (metrics[episode.id].get("restore") or {}).get("blend")
     for newer, older in zip(content.episodes, content.episodes[1:]):
         newer.previous, older.next = older, newer
     content.by_id = {ep.id: ep for ep in content.episodes}

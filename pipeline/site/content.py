@@ -114,6 +114,8 @@ class SiteEpisode:
     previous: "SiteEpisode | None" = None
     next: "SiteEpisode | None" = None
     aliases: tuple[str, ...] = ()  # old URLs: of the page (redirects) or of the video
+    headlines: list[Any] = field(default_factory=list)  # quality.Headline: the figures in plain words
+    blend: str | None = None       # the paste-back's blend, for the before/after caption
 
     @property
     def path(self) -> str:

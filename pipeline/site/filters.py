@@ -33,7 +33,8 @@ def isodate(value: dt.date | dt.datetime | None) -> str:
 
 
 def clock_time(seconds: float | None) -> str:
-    return clock(int(seconds + 0.5)) if seconds is not None else ""
+    """Whole seconds, cut as video players cut them (9.52 s shows as 0:09 there, and here)."""
+    return clock(int(seconds)) if seconds is not None else ""
 
 
 def size(count: int) -> str:

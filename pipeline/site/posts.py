@@ -285,7 +285,7 @@ class MarkdownRenderer:
         engine.enable(["table", "strikethrough", "replacements", "smartquotes"])
         engine.core.ruler.push("alpha_headings", _heading_ids)
         self._convert = engine.render
-        self.engine = "markdown-it-py"
+        self.engine = "markdown-it-py/2"  # the version of the conversion, in the cache keys
 
     def convert(self, source: str) -> str:
         import xxhash
@@ -389,13 +389,16 @@ class MarkdownRenderer:
 
 
 def _heading_ids(state) -> None:
-    """markdown-it core rule: h1 -> h2 ... (the page title is the h1), and an id per heading."""
+    """markdown-it core rule: the post's top heading level becomes h2 (the page title is the h1),
+    whether the author began with # or ##, so no level is skipped; and an id per heading."""
     seen: set[str] = set(state.env.get("alpha_ids", RESERVED_IDS))
     tokens = state.tokens
+    levels = [int(token.tag[1]) for token in tokens if token.type == "heading_open"]
+    shift = 2 - min(levels, default=1)
     for index, token in enumerate(tokens):
         if token.type not in ("heading_open", "heading_close"):
             continue
-        token.tag = f"h{min(int(token.tag[1]) + 1, 6)}"
+        token.tag = f"h{min(int(token.tag[1]) + shift, 6)}"
         if token.type == "heading_open" and not token.attrGet("id"):
             text = tokens[index + 1].content if index + 1 < len(tokens) else ""
             base = slugify(re.sub(r"<[^>]+>|[`*_~\[\]]|\(.*?\)", "", text)) or "section"

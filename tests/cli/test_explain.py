@@ -48,6 +48,8 @@ def test_each_setting_names_its_layer_and_line(demo):
     assert (preset["value"], preset["source"], preset["file"]) == ("veryfast", "built-in", "pipeline/project/schema.py")
     schema_lines = Path(schema.__file__).read_text().splitlines()
     assert schema_lines[preset["line"] - 1].strip().startswith("preset:")
+    gate = settings["quality.seam_max"]  # on by default, at the limit bench/seam_gate_bench.py checks
+    assert (gate["value"], gate["source"]) == (1.0, "built-in")
     foley = settings["audio.foley[0].gain_db"]
     assert (foley["value"], foley["source"]) == (-20.0, "episode")
 
@@ -68,4 +70,6 @@ def test_a_default_that_a_fix_overrides_is_explained(demo, tmp_path):
     assert f"overrides defaults 20 at alpha.yaml:{line_of(config, 'blur: 20')} (has no effect here)" in human.stdout
     assert "restore.blur" in human.stdout and "fix TASK-099 alpha.yaml:" in human.stdout
     # An episode without the fix takes the changed default.
-    assert explained(root, "ep01")["restore.blur"]["source"] == "episode"
+    ep01 = explained(root, "ep01")
+    assert ep01["restore.blur"]["source"] == "episode"
+    assert (ep01["quality.seam_max"]["value"], ep01["quality.seam_max"]["source"]) == (None, "episode")

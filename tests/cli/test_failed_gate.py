@@ -32,6 +32,11 @@ def test_the_failure_names_the_figure_and_where_the_evidence_is(stopped):
     assert result.exit_code == 1
     assert "quality gate: seam" in said and "> 0.0001" in said
     assert f"`alpha proof {EPISODE} --failed`" in said
+    # The episode's line: its figures against the gate, and readable paths of its proofs.
+    assert "seam step " in said and "grey levels (over gate 0.0001)" in said
+    assert f"proofs: .alpha/proofs/{EPISODE}/failed-" in said
+    [readable] = (root / ".alpha/proofs" / EPISODE).glob("failed-*")
+    assert {"frame@3s.png", "compare@3s.png"} <= {p.name for p in readable.iterdir()}
     assert not (root / "alpha.lock").exists() or EPISODE not in json.loads((root / "alpha.lock").read_text())["episodes"]
     [report] = (root / ".alpha/reports" / EPISODE).glob("failed-*.json")
     proofs = json.loads(report.read_text())["stages"]["proof"]["outputs"]

@@ -27,6 +27,8 @@ def test_force_with_identical_output_keeps_the_version_and_the_lock(tmp_path):
     assert outcome["ran"] == ["source", "lipsync", "restore", "mux", "proof"]  # it really ran again
     assert outcome["version"] == 1 and outcome["same_output"] is True
     assert "same output as before: still this version" in said
+    assert "no seam figures (nothing pasted back) · proofs: .alpha/proofs/ep01-hello/v1/" in said
+    assert (root / ".alpha/proofs/ep01-hello/v1/frame@2s.png").is_file()
     entry = json.loads((root / "alpha.lock").read_text())["episodes"]["ep01-hello"]
     before = json.loads(lock_before)["episodes"]["ep01-hello"]
     assert entry["version"] == 1 and entry["history"] == before["history"]
