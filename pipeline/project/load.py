@@ -360,6 +360,14 @@ def episode_layers(project_root: Path, episode_file: Path) -> list[Layer]:
     return layers
 
 
+def locate(project_root: Path, episode_file: Path, key_path: tuple) -> tuple[Path, int]:
+    """The file and line that gave one setting of an episode (for problems found after loading)."""
+    layers = episode_layers(project_root, episode_file)
+    episode_document = layers[-1].document
+    where, path = _origin(key_path, episode_document, layers)
+    return where.path, where.line_of(path)
+
+
 def load_host_file(path: Path) -> schema.HostSettings:
     """A render host's own settings file (see `schema.HostSettings`), validated like a manifest."""
     from .yamlfile import load_yaml
@@ -368,7 +376,7 @@ def load_host_file(path: Path) -> schema.HostSettings:
     try:
         document = load_yaml(path)
     except YamlSyntaxError as exc:
-        raise ManifestError([Problem(path, exc.line, "", exc.message)]) from None
+        raise ManifestError([Problem(path, exc.line, exc.key, exc.message)]) from None
     except OSError as exc:
         raise ManifestError([Problem(path, 1, "", f"cannot read: {exc.strerror}")]) from None
     for key_path, line in document.duplicates:

@@ -171,6 +171,9 @@ class EpisodeSettings(Strict):
     # The poster (catalog card, <video poster>, og:image): the frame at this second of the
     # finished video; unset, the first proof frame. A change re-runs only the proof stage.
     poster_at: float | None = Field(None, ge=0.0)
+    # The shortest voice track (seconds) an episode may have: a shorter one is a mistake (a
+    # truncated or placeholder file), refused before any stage runs.
+    min_duration: float = Field(1.0, gt=0.0, le=86400.0)
     quality: QualityGate = QualityGate()
     fixes: tuple[str, ...] = ()
 

@@ -15,9 +15,6 @@ Upstream (outputs of the lipsync stage, every backend):
 * ``lipsync.crops``: lossless RGB video of the generated crops, one per track frame (black
   where there is no face); absent when no frame has one.
 
-(The latentsync backend still pastes in LatentSync's process for now: its
-``lipsync.video`` is passed on, with the paste-back summary of ``lipsync.telemetry``.)
-
 Output: ``video``, silent H.264 yuv420p at the episode's size, rate, crf and preset: one frame
 per track frame, resampled from the track's rate when the episode's differs.
 
@@ -43,24 +40,20 @@ if TYPE_CHECKING:
 
 class RestoreStage(Stage):
     name = "restore"
-    version = 1
+    version = 2
     upstream = ("lipsync",)
 
     def spec(self, episode: Episode, project: Project) -> StageSpec:
         video = episode.video
         params: dict[str, Any] = {"video": video.model_dump()}
         # The `none` backend generates nothing to paste: its render does not go stale when
-        # the restore settings it ignores change. The `latentsync` runner still pastes back
-        # in LatentSync's process (its lipsync stage keys on `restore.*`): its video is
-        # passed on as it is.
-        if episode.lipsync.backend == "preview":
+        # the restore settings it ignores change.
+        if episode.lipsync.backend != "none":
             params["restore"] = episode.restore.model_dump()
         return StageSpec(params=params)
 
     def run(self, job: StageRun) -> StageResult:
         out = job.work / "restored.mp4"
-        if "lipsync.video" in job.upstream:
-            return _passed_on(job.upstream, out)
         metrics = restore_clip(job.upstream["lipsync.original"], job.upstream["lipsync.track"],
                                job.upstream.get("lipsync.crops"), out, restore=job.params.get("restore"),
                                video=job.params["video"], progress=job.progress)
@@ -134,19 +127,6 @@ def restore_clip(original: Path, track_path: Path, crops: Path | None, out: Path
         merged = merge_summaries(summaries, restore["blend"], int(restore["blur"]), int(restore["erode"]))
         metrics.update({key: value for key, value in merged.items() if key != "frames"})
     return metrics
-
-
-def _passed_on(upstream: dict[str, Path], out: Path) -> StageResult:
-    """The video a backend already pasted (LatentSync's runner), with the paste-back summary
-    from its telemetry."""
-    import json
-    import shutil
-
-    shutil.copyfile(upstream["lipsync.video"], out)
-    telemetry = json.loads(upstream["lipsync.telemetry"].read_text(encoding="utf-8"))
-    summary = dict(telemetry.get("restore") or {})
-    written = (telemetry.get("frames") or {}).get("written")
-    return StageResult({"video": out}, {**summary, "frames_written": written, "passed_on": "lipsync.video"})
 
 
 def _frames(original: Path, total: int) -> Iterator[np.ndarray]:

@@ -185,15 +185,7 @@ def test_ctrl_c_cancels_remote_work_and_a_rerun_resumes(cluster, project):
     kept = set(lock(project))
     assert 1 <= len(kept) < EPISODES
     # The remote work stopped: both GPUs are free again soon after (the workers were killed).
-    free = cluster.python(f"""
-import ray, time
-ray.init(address={cluster.address!r}, logging_level="ERROR", log_to_driver=False)
-deadline = time.monotonic() + 30
-while ray.available_resources().get("GPU", 0) < 2 and time.monotonic() < deadline:
-    time.sleep(0.2)
-print(ray.available_resources().get("GPU", 0))
-""")
-    assert free.stdout.strip().splitlines()[-1] == "2.0", free.stderr[-2000:]
+    assert gpus_freed(cluster) == "2.0"
 
     cluster.simulate_gpu(0.0)
     code, stdout, stderr = Controller(cluster, "-C", str(project), "render", "--json", "--cluster",
@@ -201,6 +193,39 @@ print(ray.available_resources().get("GPU", 0))
     assert code == 0, stderr
     rerendered = {episode["id"] for episode in json.loads(stdout)["episodes"]}
     assert rerendered == set(lock(project)) - kept and len(lock(project)) == EPISODES
+    assert_lock_consistent(project)
+
+
+def gpus_freed(cluster: NetnsCluster) -> str:
+    """The cluster's free GPUs once they are back to 2, or after 30 s (its last reading)."""
+    result = cluster.python(f"""
+import ray, time
+ray.init(address={cluster.address!r}, logging_level="ERROR", log_to_driver=False)
+deadline = time.monotonic() + 30
+while ray.available_resources().get("GPU", 0) < 2 and time.monotonic() < deadline:
+    time.sleep(0.2)
+print(ray.available_resources().get("GPU", 0))
+""")
+    return result.stdout.strip().splitlines()[-1] if result.stdout.strip() else result.stderr[-2000:]
+
+
+def test_a_killed_controller_resumes_from_the_lock_and_run_cache(cluster, project):
+    cluster.simulate_gpu(4.0)
+    controller = Controller(cluster, "-C", str(project), "render", "--cluster", cluster.address)
+    controller.wait_for_line("✓")
+    controller.process.kill()  # SIGKILL: no cleanup of any kind
+    controller.process.wait(timeout=30)
+    kept = set(lock(project))
+    assert 1 <= len(kept) < EPISODES
+    assert gpus_freed(cluster) == "2.0"  # its workers died with it (Ray's owner fate-sharing)
+
+    cluster.simulate_gpu(0.0)
+    code, stdout, stderr = Controller(cluster, "-C", str(project), "render", "--json", "--cluster",
+                                      cluster.address).finish()
+    assert code == 0, stderr
+    report = json.loads(stdout)
+    assert {episode["id"] for episode in report["episodes"]} == set(lock(project)) - kept
+    assert len(lock(project)) == EPISODES
     assert_lock_consistent(project)
 
 

@@ -24,13 +24,14 @@ from pipeline.media import ffmpeg_exe, probe, read_frames
 from pipeline.media.filters import LOSSLESS_RGB_ARGS
 from pipeline.stages.lipsync.latentsync import run_latentsync
 from pipeline.stages.proof import proof_name, write_proofs
+from pipeline.stages.restore import restore_clip
 
 from .conftest import FACELESS, H, VOICE_SECONDS, W, copy_checkout, make_job, settings_for, write_voice
 
 pytest.importorskip("torch")  # the stand-in "model" is written with torch (CPU)
 
 SHORT_VOICE = 0.56  # 14 frames: LatentSync makes 16, one chunk
-OUTPUTS = {"video", "original", "crops", "track", "telemetry"}
+OUTPUTS = {"original", "crops", "track", "telemetry"}
 
 
 def tree_digest(root: Path) -> dict[str, str]:
@@ -66,13 +67,22 @@ def load_track(path: Path) -> dict[str, np.ndarray]:
 
 
 def check_track(track: dict[str, np.ndarray], frames: int, crop_wh: tuple[int, int]) -> None:
-    """The names, dtypes and shapes the preview backend writes (what write_proofs reads)."""
-    assert set(track) == {"affines", "found", "detected", "fps", "crop_size"}
-    assert track["affines"].dtype == np.float32 and track["affines"].shape == (frames, 2, 3)
+    """The names, dtypes and shapes every backend writes (pipeline.restore.track)."""
+    assert set(track) == {"affines", "found", "detected", "shot", "fps", "crop_size", "inner_mask"}
+    assert track["affines"].shape == (frames, 2, 3)
     assert track["found"].dtype == bool and track["found"].shape == (frames,)
     assert track["detected"].dtype == bool and np.array_equal(track["detected"], track["found"])
-    assert track["fps"].dtype == np.float32 and track["fps"].shape == () and float(track["fps"]) == 25.0
+    assert track["shot"].shape == (frames,) and float(track["fps"]) == 25.0
     assert track["crop_size"].dtype.kind == "i" and tuple(track["crop_size"]) == crop_wh
+    assert track["inner_mask"].shape == (crop_wh[1], crop_wh[0])
+
+
+def restored(result, job, **video) -> tuple[Path, dict]:
+    """The restore stage on a LatentSync result: the silent video and its metrics."""
+    out = job.work / "restored.mp4"
+    metrics = restore_clip(result.outputs["original"], result.outputs["track"], result.outputs["crops"], out,
+                           restore=job.params["restore"], video={**job.params["video"], **video})
+    return out, metrics
 
 
 @pytest.fixture(scope="module")
@@ -89,8 +99,9 @@ def run(tmp_path_factory, media) -> SimpleNamespace:
         mp.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
         result = run_latentsync(job, settings_for(checkout), tmp)
     telemetry = json.loads(result.outputs["telemetry"].read_text())
+    video, restore = restored(result, job)
     return SimpleNamespace(tmp=tmp, checkout=checkout, before=before, calls=calls, job=job,
-                           result=result, telemetry=telemetry, progress=progress,
+                           result=result, telemetry=telemetry, progress=progress, video=video, restore=restore,
                            log=(job.work / "latentsync" / "latentsync.log").read_text())
 
 
@@ -99,8 +110,11 @@ def test_launches_runner_in_checkout_with_the_checkpoints_own_config(run, media)
     assert flag(argv, "--unet_config_path") == "configs/unet/stage2.yaml"
     assert flag(argv, "--inference_ckpt_path") == "checkpoints/latentsync-1.5/latentsync_unet.pt"
     assert flag(argv, "--inference_steps") == "2"
+    # The runner's own paste-back encode is discarded (the restore stage writes the video):
+    # the quickest there is, and not an output.
     encode = args_of(run.job)["encode"]["output_args"]
-    assert encode[encode.index("-crf") + 1] == "18" and encode[encode.index("-preset") + 1] == "veryfast"
+    assert encode[encode.index("-preset") + 1] == "ultrafast"
+    assert Path(args_of(run.job)["output"]) not in run.result.outputs.values()
     assert float(flag(argv, "--guidance_scale")) == 1.5
     assert flag(argv, "--seed") == "1247"
     assert "--enable_deepcache" not in argv
@@ -127,7 +141,7 @@ def test_frames_without_a_face_keep_their_pixels_and_are_counted(run):
     assert faces["kept_original_output_frames"] == len(FACELESS)
     assert run.result.metrics["faces"]["missed"] == len(FACELESS)
     source = list(read_frames(run.job.work / "latentsync" / "input.mp4"))
-    output = list(read_frames(run.result.outputs["video"]))
+    output = list(read_frames(run.video))
     for k in range(len(output)):
         diff = np.abs(source[k].astype(int) - output[k].astype(int))
         if k in FACELESS:
@@ -147,10 +161,8 @@ def test_alignment_matrices_are_smoothed(run):
     assert all(m is not None and len(m) == 6 for m in matrices["smoothed"])
 
 
-def test_one_encode_and_latentsyncs_own_encode_and_mux_skipped(run):
-    out = run.result.outputs["video"]
-    assert out == run.job.work / "lipsync.mp4"
-    info = probe(out)
+def test_latentsyncs_own_encode_and_mux_skipped(run):
+    info = probe(run.video)
     assert (info.video_codec, info.audio_codec, info.width, info.height) == ("h264", None, W, H)
     assert info.fps == 25 and abs(info.duration - VOICE_SECONDS) < 0.02
     frames = run.telemetry["frames"]
@@ -165,14 +177,15 @@ def test_one_encode_and_latentsyncs_own_encode_and_mux_skipped(run):
     assert not Path(flag(args_of(run.job)["argv"], "--video_out_path")).exists()
 
 
-def test_restorer_pastes_the_raw_crops(run):
-    restore = run.telemetry["restore"]
+def test_the_restore_stage_pastes_the_raw_crops_and_no_restore_setting_reaches_the_model(run):
+    restore = run.restore
     assert restore["blend"] == "poisson" and (restore["blur"], restore["erode"]) == (0, 0)
-    assert restore["frames"] == 30 - len(FACELESS)
+    assert restore["frames"] == 30 - len(FACELESS) and restore["frames_written"] == 30
     assert restore["fallbacks"] == 0
     assert run.telemetry["raw_crops"] is True
-    assert "Restorer blend=poisson" in run.log
-    assert run.result.metrics["restore"]["blend"] == "poisson"
+    # The runner's own paste is the cheapest stock one, whatever the episode asks for.
+    assert args_of(run.job)["restore"] == {"blend": "alpha", "blur": 0, "erode": 0}
+    assert "restore" not in run.result.metrics
 
 
 def test_telemetry_sidecar_and_metrics(run):
@@ -203,7 +216,8 @@ def test_still_image_16_alpha_blend_30fps(tmp_path, media, run):
     assert flag(argv, "--unet_config_path") == "configs/unet/stage2_512.yaml"
     assert flag(argv, "--inference_ckpt_path") == "checkpoints/latentsync-1.6/latentsync_unet.pt"
     assert "--enable_deepcache" in argv
-    info = probe(result.outputs["video"])
+    video, restore = restored(result, job)
+    info = probe(video)
     assert info.fps == 30 and abs(info.duration - SHORT_VOICE) < 0.04
     telemetry = json.loads(result.outputs["telemetry"].read_text())
     assert telemetry["faces"]["missed"] == 0
@@ -217,10 +231,10 @@ def test_still_image_16_alpha_blend_30fps(tmp_path, media, run):
     crops = probe(result.outputs["crops"])
     assert (crops.video_codec, crops.width, crops.height, crops.fps) == ("ffv1", 420, 560, 25)
     assert len(list(read_frames(result.outputs["crops"]))) == 14
-    assert telemetry["restore"]["blend"] == "alpha"
+    assert restore["blend"] == "alpha"
     # alpha with blur=erode=0 keeps the model's colour drift as a step at the mask edge;
     # poisson takes it away.
-    assert telemetry["restore"]["seam_inner_mean"] > 4 * run.telemetry["restore"]["seam_inner_mean"]
+    assert restore["seam_inner_mean"] > 4 * run.restore["seam_inner_mean"]
     # Distinct episodes (work folders) get distinct temp dirs.
     assert flag(argv, "--temp_dir") != flag(args_of(run.job)["argv"], "--temp_dir")
 
@@ -329,7 +343,7 @@ def test_a_frame_without_a_face_is_not_found_and_gets_a_black_crop(run):
 
 def test_write_proofs_works_on_the_latentsync_outputs(run, tmp_path):
     outputs = run.result.outputs
-    upstream = {"mux.video": outputs["video"], **{f"lipsync.{name}": outputs[name]
+    upstream = {"mux.video": run.video, **{f"lipsync.{name}": outputs[name]
                                                    for name in ("original", "crops", "track")}}
     faceless = FACELESS[1] / 25  # 0.36 s
     times = [0.2, faceless, 1.0]

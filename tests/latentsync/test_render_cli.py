@@ -57,6 +57,18 @@ def test_render_status_and_checkpoint_key(project):
     assert {"frame@0.2s", "face@0.2s", "compare@0.2s"} <= set(entry["stages"]["proof"]["outputs"])
     assert run_alpha("-C", str(project), "status", "--check").exit_code == 0
 
+    # A paste-back change re-runs the CPU stages from the stored crops, never LatentSync.
+    episode = project / "episodes/ep01.yaml"
+    episode.write_text(episode.read_text() + "restore: {blend: alpha, blur: 4}\n")
+    status = json.loads(run_alpha("-C", str(project), "status", "--json").stdout)["episodes"][0]
+    assert [s["name"] for s in status["stages"] if s["run"]] == ["restore", "mux", "proof"]
+    result = run_alpha("-C", str(project), "render", "--json")
+    assert result.exit_code == 0, result.stderr
+    [outcome] = json.loads(result.stdout)["episodes"]
+    assert outcome["ran"] == ["restore", "mux", "proof"] and "lipsync" not in outcome["ran"]
+    assert lock(project)["stages"]["restore"]["metrics"]["blend"] == "alpha"
+    assert lock(project)["stages"]["lipsync"] == lipsync
+
     checkpoint = Path(lipsync["checkpoint"]["path"])
     checkpoint.write_bytes(checkpoint.read_bytes() + b"retrained")
     status = json.loads(run_alpha("-C", str(project), "status", "--json").stdout)["episodes"][0]

@@ -204,3 +204,18 @@ def test_none_backend_ignores_the_restore_settings(bare_project):
     path.write_text(path.read_text() + "restore: {blur: 21}\n")
     plan = plans(bare_project)["ep01"]
     assert not plan.stale, reasons(plan)
+
+
+def test_on_latentsync_a_paste_back_change_never_reruns_the_model(bare_project):
+    checkpoint = bare_project / "ls/checkpoints/latentsync-1.6/latentsync_unet.pt"
+    checkpoint.parent.mkdir(parents=True)
+    checkpoint.write_bytes(b"weights v1")
+    text = (bare_project / "alpha.yaml").read_text().replace("backend: preview", "backend: latentsync")
+    (bare_project / "alpha.yaml").write_text(f"latentsync: {{root: {bare_project / 'ls'}}}\n" + text)
+    record_as_rendered(bare_project)
+    path = bare_project / "episodes/ep01.yaml"
+    original = path.read_text()
+    for change in ("restore: {blur: 21}", "restore: {erode: 5}", "restore: {blend: seamless}",
+                   "video: {crf: 18}", "video: {fps: 30}"):
+        path.write_text(original + change + "\n")
+        assert stages_to_run(plans(bare_project)["ep01"]) == ["restore", "mux", "proof"], change

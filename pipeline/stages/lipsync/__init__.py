@@ -11,8 +11,7 @@ Outputs, the same names for every backend (the restore and proof stages read the
 * ``crops``: lossless RGB video (``crops.mkv``) of the generated crops, frame for frame with
   the track; only when some frame has a face.
 
-The latentsync backend still pastes back inside LatentSync's process for now and adds
-``video`` (its pasted result, which the restore stage passes on) and ``telemetry``.
+The latentsync backend adds ``telemetry`` (the runner's sidecar).
 """
 
 from __future__ import annotations
@@ -24,7 +23,7 @@ from ..base import Stage, StageResult, StageRun, StageSpec
 
 class LipsyncStage(Stage):
     name = "lipsync"
-    version = 3
+    version = 4
     upstream = ("source",)
 
     def spec(self, episode: Episode, project: Project) -> StageSpec:
@@ -38,9 +37,8 @@ class LipsyncStage(Stage):
             "video": {"fps": video.fps, "width": video.width, "height": video.height},
         }
         if lipsync.backend == "latentsync":
-            # Its runner still pastes back and encodes in LatentSync's process.
-            params["video"] = video.model_dump()
-            params["restore"] = episode.restore.model_dump()
+            # LatentSync aligns and generates at 25 fps whatever the episode's rate.
+            del params["video"]["fps"]
         checkpoint = None
         if lipsync.backend == "preview":
             params["lipsync"].update(checkpoint=lipsync.checkpoint, drift=lipsync.drift)

@@ -8,10 +8,15 @@ the config that belongs to it, makes the 25 fps input clip LatentSync wants, the
 with the working directory at the checkout root and a minimal view of alpha's package
 (:func:`child_env`) prepended to PYTHONPATH. The runner (:mod:`pipeline.stages.lipsync.runner`)
 patches LatentSync in memory — no file of the checkout is touched — and runs ``scripts/inference.py`` with the same flags as
-``python -m scripts.inference``. Its output is one silent H.264 encode; the mux stage adds the
-original audio. For the proof stage it also hands back, as the preview backend does, the frames
-the paste-back went into (the 25 fps input clip), the generated crop of every frame (a crops
-video) and the matrices used for paste-back (track.npz). Only this module spawns LatentSync.
+``python -m scripts.inference``. It hands back what every backend hands the restore stage: the
+frames LatentSync aligned (the 25 fps input clip), the generated crop of every frame (lossless
+crops video) and the alignment track, which this module completes with the shots and the
+generated region of LatentSync's mask.png. Only this module spawns LatentSync.
+
+The runner still pastes back and encodes in LatentSync's process, as it did before the restore
+stage existed; until it becomes capture-only (it must land on the real-code test lane) alpha
+asks it for the cheapest paste (stock alpha, ultrafast) and discards that file, so no
+``restore.*`` setting is part of this stage's key.
 """
 
 from __future__ import annotations
@@ -217,19 +222,18 @@ class Invocation:
 
 
 def run_latentsync(job: StageRun, settings: LatentSyncSettings, project_root: Path) -> StageResult:
-    """Lip-sync `job` with LatentSync; returns the silent video, the proof inputs and the
-    runner's telemetry.
+    """Lip-sync `job` with LatentSync; returns the restore stage's inputs and the runner's
+    telemetry.
 
-    Outputs (names as the preview backend's, so the proof stage reads either):
+    Outputs (names as the preview backend's, so the restore and proof stages read either):
 
-    * ``video``: silent H.264 at the episode's size, fps and crf, exactly the voice's length;
     * ``original``: the 25 fps input clip LatentSync decoded, the frames it pasted into;
     * ``crops``: lossless RGB video (``crops.mkv``, 25 fps) of every output frame's raw
       generated crop at the crop size (1.6: 420×560, 1.5: 210×280) as the Restorer received
       it, black where the frame has no face;
-    * ``track``: track.npz with ``affines`` (N×2×3 float32, the smoothed frame→crop matrices
-      used for paste-back, zeros where no face), ``found`` and ``detected`` (N bool),
-      ``fps`` (float32, 25) and ``crop_size`` ((w, h) int);
+    * ``track``: track.npz (:mod:`pipeline.restore.track`): the smoothed frame→crop matrices
+      (zeros where no face), ``found`` and ``detected``, the shots (from the runner's cuts),
+      ``fps`` 25, ``crop_size`` and the inner mask from LatentSync's mask.png;
     * ``telemetry``: the runner's per-frame sidecar JSON.
 
     Metrics: the sidecar's summary (no per-frame lists).
@@ -256,11 +260,12 @@ def run_latentsync(job: StageRun, settings: LatentSyncSettings, project_root: Pa
         path.unlink(missing_ok=True)  # nothing stale can pass for this run's output
     try:
         _run_child(invocation, job.progress, frames)
-        for name, path in (("video", invocation.output), ("telemetry", invocation.telemetry),
+        for name, path in (("encode", invocation.output), ("telemetry", invocation.telemetry),
                            ("crops video", invocation.crops), ("track", invocation.track)):
             if not path.is_file():
                 raise Failure(f"LatentSync finished but left no {name}; its log ends with:\n{_tail(invocation.log)}")
         telemetry = json.loads(invocation.telemetry.read_text(encoding="utf-8"))
+        complete_track(invocation.track, telemetry, checkout.mask_image)
     except BaseException:
         for path in invocation.products:
             path.unlink(missing_ok=True)
@@ -268,7 +273,7 @@ def run_latentsync(job: StageRun, settings: LatentSyncSettings, project_root: Pa
     metrics = summary(telemetry)
     metrics.update(checkpoint=version, resolution=checkout.resolution, duration=duration,
                    seconds=round(time.monotonic() - started, 3))
-    outputs = {"video": invocation.output, "original": invocation.original, "crops": invocation.crops,
+    outputs = {"original": invocation.original, "crops": invocation.crops,
                "track": invocation.track, "telemetry": invocation.telemetry}
     return StageResult(outputs, metrics)
 
@@ -290,14 +295,11 @@ def prepare(job: StageRun, checkout: Checkout, project_root: Path, voice: Path, 
     make = loop_video if job.params.get("source", {}).get("kind") == "video" else still_to_video
     make(source, clip, duration=duration, fps=LATENTSYNC_FPS, size=size, crf=INPUT_CRF, preset=INPUT_PRESET)
 
-    output = work / "lipsync.mp4"
+    output = own / "runner-paste.mp4"  # the runner's own paste-back: not an output, see above
     telemetry = work / "lipsync.telemetry.json"
     crops = work / f"crops{LOSSLESS_RGB_SUFFIX}"
     track = work / "track.npz"
-    fps_out = video["fps"]
-    vf = TO_YUV420 if float(fps_out) == LATENTSYNC_FPS else f"fps={rate(fps_out)},{TO_YUV420}"
     lipsync = job.params["lipsync"]
-    restore = job.params.get("restore") or {}
     argv = ["--unet_config_path", checkout.config_arg,
             "--inference_ckpt_path", checkout.checkpoint_arg,
             "--video_path", str(clip),
@@ -320,12 +322,11 @@ def prepare(job: StageRun, checkout: Checkout, project_root: Path, voice: Path, 
         "output": str(output),
         "telemetry": str(telemetry),
         "encode": {"fps_in": rate(LATENTSYNC_FPS),
-                   "output_args": ["-vf", vf, *x264_args(int(video["crf"]), video.get("preset", "medium"))]},
+                   "output_args": ["-vf", TO_YUV420, *x264_args(35, "ultrafast")]},
         # The crops at 25 fps, frame for frame with the input clip and the track.
         "crops": {"output": str(crops), "output_args": LOSSLESS_RGB_ARGS},
         "track": str(track),
-        "restore": {"blend": restore.get("blend", "poisson"), "blur": int(restore.get("blur", 0)),
-                    "erode": int(restore.get("erode", 0))},
+        "restore": {"blend": "alpha", "blur": 0, "erode": 0},
         "mask_image": str(checkout.mask_image),
         "smoothing": {"sigma": SMOOTHING_SIGMA},
     }
@@ -505,6 +506,31 @@ def _tail(log: Path, lines: int = LOG_TAIL_LINES) -> str:
     return "\n".join(text[-lines:]) or "(empty log)"
 
 
+def complete_track(path: Path, telemetry: dict[str, Any], mask_image: Path) -> None:
+    """Add to the runner's track what the restore stage needs besides: each frame's shot (the
+    runner's cuts start them; output frame k is source frame k) and the generated region
+    (LatentSync's mask.png at the crop size, as the runner's own Restorer reads it)."""
+    import bisect
+    import dataclasses
+
+    import cv2
+    import numpy as np
+
+    from ...restore import inner_mask_from_latentsync_png, read_track, write_track
+
+    track = read_track(str(path))
+    cuts = sorted((telemetry.get("smoothing") or {}).get("cuts") or [])
+    shot = np.array([bisect.bisect_right(cuts, k) for k in range(track.frames)], np.int32)
+    inner = None
+    if track.found.any():
+        gray = cv2.imread(str(mask_image), cv2.IMREAD_GRAYSCALE)
+        if gray is None:
+            raise Failure(f"cannot read LatentSync's mask image {mask_image}")
+        width, height = track.crop_size
+        inner = inner_mask_from_latentsync_png(gray, (height, width))
+    write_track(str(path), dataclasses.replace(track, shot=shot, inner_mask=inner))
+
+
 def summary(telemetry: dict[str, Any]) -> dict[str, Any]:
     """The sidecar without its per-frame lists: what goes into the lock as metrics.
 
@@ -523,7 +549,6 @@ def summary(telemetry: dict[str, Any]) -> dict[str, Any]:
         "frame_counts": telemetry.get("frames"),
         "faces": faces,
         "smoothing": smoothing,
-        "restore": telemetry.get("restore"),
         "raw_crops": telemetry.get("raw_crops"),
         "latentsync_reencode": telemetry.get("latentsync_reencode"),
         "runner_seconds": telemetry.get("seconds"),
