@@ -11,7 +11,10 @@ Two tags are one tag when their slugs are equal once hyphens are dropped: "Resto
 
 from __future__ import annotations
 
+from functools import lru_cache
 
+
+@lru_cache(maxsize=8192)  # templates ask for the same few tags on every page
 def slugify(text: str) -> str:
     """Lowercase ASCII letters, digits and inner hyphens; "" when the text has no letter or digit."""
     from slugify import slugify as transliterate

@@ -6,8 +6,9 @@ import json
 from pathlib import Path
 
 from ..console import console
-from ..errors import UserError
+from ..errors import ManifestError, UserError
 from ..execute import Executor, LocalBackend
+from ..plan.media_check import MediaChecks
 from ..presentation import RenderProgress, model_loads_line, plans_json, print_plans
 from ..project.schema import check_host_port
 from ..runlock import exclusive
@@ -41,6 +42,9 @@ def render(project_dir: Path | None, episodes: list[str], render_all: bool, dry_
             console.print(f"removed {swept} temporary file(s) left by an interrupted render")
         plans = workspace.plan(None if render_all else episodes, force=force)
         todo = [plan for plan in plans if plan.stale]
+        problems = MediaChecks(project, workspace.hashes).problems([plan.id for plan in todo])
+        if problems:
+            raise ManifestError(problems)
         if not todo:
             console.print("nothing to render: every episode is up to date")
         address = cluster or (None if local or project.settings.cluster is None

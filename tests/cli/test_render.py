@@ -188,21 +188,29 @@ def test_second_render_is_refused_while_one_runs(demo):
     assert process.returncode == 0
 
 
+def _fails_at_run_time(demo: Path, episode: str) -> None:
+    """Bad media is refused before anything runs; a missing LatentSync fails in its stage."""
+    path = demo / "episodes" / f"{episode}.yaml"
+    path.write_text(path.read_text() + "lipsync: {backend: latentsync}\n")
+    config = demo / "alpha.yaml"
+    config.write_text(config.read_text().replace("root: ~/LatentSync", f"root: {demo / 'no-latentsync'}"))
+
+
 def test_a_failing_episode_does_not_stop_the_others(demo):
-    (demo / "media/ep02-voice.wav").write_bytes(b"RIFF but not really a wave file")
+    _fails_at_run_time(demo, "ep02-the-seam")
     result = run_alpha("-C", str(demo), "render", "--json")
     assert result.exit_code == 1
     outcomes = {e["id"]: e for e in json.loads(result.stdout)["episodes"]}
     assert outcomes["ep01-hello"]["ok"] and outcomes["ep03-rain"]["ok"]
     assert not outcomes["ep02-the-seam"]["ok"]
-    assert "ep02-voice.wav" in outcomes["ep02-the-seam"]["error"]
+    assert "no-latentsync" in outcomes["ep02-the-seam"]["error"]
     assert (demo / outcomes["ep02-the-seam"]["log"]).is_file()
     assert "2 rendered, 1 failed" in result.stderr
     assert set(lock(demo)) == {"ep01-hello", "ep03-rain"}
 
 
 def test_fail_fast_stops_after_the_first_failure(demo):
-    (demo / "media/ep01-voice.wav").write_bytes(b"broken")
+    _fails_at_run_time(demo, "ep01-hello")
     result = run_alpha("-C", str(demo), "render", "--fail-fast")
     assert result.exit_code == 1
     assert "0 rendered, 1 failed, 2 not attempted" in result.stderr
