@@ -205,6 +205,16 @@ def accept(ctx: typer.Context, episodes: List[str] = typer.Argument(..., help="E
     _run(run, _project(ctx, project), episodes, force)
 
 
+@app.command()
+def captions(ctx: typer.Context, episodes: List[str] = typer.Argument(..., help="Episode ids."),
+             force: bool = typer.Option(False, "--force", help="Transcribe episodes that have captions too."),
+             project: Optional[Path] = ProjectOption) -> None:
+    """Transcribe episodes' voices into WebVTT captions with LatentSync's Whisper checkpoint."""
+    from .commands.captions import captions as run
+
+    _run(run, _project(ctx, project), episodes, force)
+
+
 def main() -> None:
     import signal
     import sys

@@ -49,7 +49,9 @@ def deploy(project_dir: Path | None, target: str | None, dry_run: bool, rollback
             outcome = run_rollback(destination, dry_run=dry_run, verifier=verifier, hooks=hooks)
         else:
             ensure_current(workspace, allow_drafts, dry_run)
-            site = scan_site(project.site_dir, project.state_dir / "store")
+            site = scan_site(project.site_dir, project.state_dir / "store", workspace.hashes)
+            if not dry_run:  # a dry run writes nothing, not even the hash cache
+                workspace.hashes.save()
             verifier = (lambda plan: _verify_plan(url, plan)) if url else None
             if not dry_run and not as_json:
                 say(f"deploy [bold]{escape(site.build_id)}[/] to {escape(name)} "

@@ -17,7 +17,7 @@ from pathlib import Path
 import xxhash
 
 from ..errors import Failure, UserError
-from ..plan.hashing import hash_file
+from ..plan.hashing import HashCache, hash_file
 
 # Files at least this large go to the content-addressed store, whatever their type.
 STORE_MIN_SIZE = 256 * 1024
@@ -97,11 +97,13 @@ def read_build(site_dir: Path) -> tuple[str, str | None]:
     return build_id, built_at if isinstance(built_at, str) else None
 
 
-def scan_site(site_dir: Path, trusted_store: Path | None = None) -> Site:
+def scan_site(site_dir: Path, trusted_store: Path | None = None, hashes: HashCache | None = None) -> Site:
     """Every file of the built site, symlinks dereferenced, each hashed once.
 
     Files that resolve into `trusted_store` (the project's `.alpha/store/`, whose objects are
-    read-only and named by their xxh3-128 digest) are not re-read: their name is their hash.
+    read-only and named by their xxh3-128 digest) are named by their hash; with `hashes` (the
+    project's stat-keyed hash cache) each is checked against its name, so a store object edited
+    by hand is refused rather than published, at the cost of a stat when nothing changed.
     """
     if not site_dir.is_dir():
         raise UserError(f"{site_dir} does not exist: build the site first (alpha build site)")
@@ -111,7 +113,14 @@ def scan_site(site_dir: Path, trusted_store: Path | None = None) -> Site:
     try:
         for path, source in _walk(site_dir):
             stat = source.stat()
-            digest = _trusted_digest(source, store_root) or hash_file(source)
+            digest = _trusted_digest(source, store_root)
+            if digest is not None and hashes is not None:
+                actual = hashes.hash(os.path.relpath(source, hashes.root))
+                if actual != digest:
+                    raise Failure(f"{path} links to {source}, which was modified after it was rendered "
+                                  "(its content no longer matches its name), so it is not deployed; "
+                                  "`alpha status` names the episodes to re-render")
+            digest = digest or hash_file(source)
             files[path] = SiteFile(path, source, stat.st_size, stat.st_mtime_ns, digest,
                                    is_stored(path, stat.st_size))
     except FileNotFoundError as exc:  # `alpha build site` swapped a new site in meanwhile

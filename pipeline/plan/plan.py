@@ -153,6 +153,9 @@ def plan_episode(project: Project, episode_id: str, lock: Lock, hashes: HashCach
         if run:
             runs.add(stage.name)
         stages.append(StagePlan(stage, key, run, reasons, after_upstream and not reasons, spec.gpus))
+    # Published beside the video, never rendered into it: an input of the episode, not of a stage.
+    if episode.captions is not None:
+        inputs["captions"] = {"path": episode.captions, "hash": hashes.hash(episode.captions)}
     return EpisodePlan(episode_id, lock.version(episode_id), stages, inputs)
 
 

@@ -54,6 +54,8 @@ def _load_project(root: Path, cache: ParseCache) -> Project:
         episode = _resolve_episode(root, document, settings, defaults, fixes, config, problems)
         if episode is None:
             continue
+        if not _captions_ok(root, episode, document, config, cache, problems):
+            continue
         if episode.id in episodes:
             first = episodes[episode.id]
             problems.append(Problem(_rel(root, path), document.line_of(("id",)), "id",
@@ -314,7 +316,8 @@ def _check_checkpoint(merged: dict, settings: schema.ProjectSettings, layers: li
 def _raw_input_paths(merged: dict) -> list[tuple[tuple, str]]:
     paths = [(("source", "image"), _raw(merged, ("source", "image"))),
              (("source", "video"), _raw(merged, ("source", "video"))),
-             (("audio", "voice"), _raw(merged, ("audio", "voice")))]
+             (("audio", "voice"), _raw(merged, ("audio", "voice"))),
+             (("captions",), _raw(merged, ("captions",)))]
     foley = _raw(merged, ("audio", "foley"))
     for index in range(len(foley) if isinstance(foley, list) else 0):
         paths.append((("audio", "foley", index, "path"), _raw(foley, (index, "path"))))
@@ -328,6 +331,31 @@ def _check_files(root: Path, merged: dict, layers: list[Layer], document: Locate
             where, path = _origin(key_path, document, layers)
             problems.append(Problem(where.path, where.line_of(path), dotted(key_path),
                                     f"file not found: {relative}"))
+
+
+def _captions_ok(root: Path, episode: schema.Episode, document: Located, config: Located,
+                 cache: ParseCache, problems: list[Problem]) -> bool:
+    """Check the episode's caption file with a WebVTT parser (remembered while unchanged)."""
+    from ..captions.files import CaptionsError, read_captions
+
+    relative = episode.captions
+    if relative is None or not (root / relative).is_file():  # a missing one is already reported
+        return True
+
+    def check(path: Path) -> tuple[int, str] | None:
+        try:
+            read_captions(path, Path(relative))
+        except CaptionsError as exc:
+            return exc.line, exc.message
+        return None
+
+    found = cache.derived(root / relative, "captions", check)
+    if found is None:
+        return True
+    where, key_path = (document, ("captions",)) if "captions" in document.data else (config, ("defaults", "captions"))
+    line, message = found
+    problems.append(Problem(where.path, where.line_of(key_path), "captions", f"{relative}:{line}: {message}"))
+    return False
 
 
 def input_fields(episode: schema.Episode) -> dict[str, tuple[tuple, str]]:

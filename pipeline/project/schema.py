@@ -41,6 +41,7 @@ def _alias(value: str) -> str:
 # One alias; a list of them reports a bad one at its own index (aliases[1]).
 AliasPath = Annotated[str, AfterValidator(_alias)]
 FIX_ID = re.compile(r"^[A-Z][A-Z0-9]*-\d+$")
+LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*$")  # BCP 47, as srclang takes it
 
 Blend = Literal["poisson", "seamless", "alpha"]
 Backend = Literal["latentsync", "preview", "none"]
@@ -176,6 +177,31 @@ class EpisodeSettings(Strict):
     min_duration: float = Field(1.0, gt=0.0, le=86400.0)
     quality: QualityGate = QualityGate()
     fixes: tuple[str, ...] = ()
+    # What the site publishes beside the video; never part of a render's key.
+    captions: str | None = None  # a WebVTT (.vtt) or SubRip (.srt) file; SRT is converted
+    transcript: str | None = None  # the text under the video (default: the captions' text)
+    language: str = "en"  # spoken in the episode: the captions' srclang, Whisper's language
+
+    @field_validator("captions")
+    @classmethod
+    def _caption_file(cls, value: str | None) -> str | None:
+        if value is not None and not value.lower().endswith((".vtt", ".srt")):
+            raise ValueError(f"{value!r} is not a caption file: give a WebVTT (.vtt) or SubRip (.srt) file")
+        return value
+
+    @field_validator("transcript")
+    @classmethod
+    def _transcript_text(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("the transcript is empty: give its text, or leave the key out")
+        return value
+
+    @field_validator("language")
+    @classmethod
+    def _language_tag(cls, value: str) -> str:
+        if not LANGUAGE_TAG.match(value):
+            raise ValueError(f"{value!r} is not a language tag like en, ru or pt-BR")
+        return value
 
 
 class Episode(EpisodeSettings):

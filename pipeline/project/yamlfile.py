@@ -185,6 +185,22 @@ class ParseCache:
         self._dirty = True
         return located
 
+    def derived(self, path: Path, kind: str, compute):
+        """`compute(path)`, remembered by the file's stat signature as parsed manifests are.
+
+        For checks of other files a manifest names (caption files); `kind` keeps them apart.
+        """
+        key = f"{kind}:{path}"
+        stat = os.stat(path)
+        signature = (stat.st_size, stat.st_mtime_ns, stat.st_ino)
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] == signature:
+            return entry[1]
+        value = compute(path)
+        self._entries[key] = (signature, value)
+        self._dirty = True
+        return value
+
     def save(self) -> None:
         if not self._dirty:
             return

@@ -12,6 +12,7 @@ from typing import Any
 from ..plan.plan import EpisodePlan, Reason
 from ..project.model import Project, ResolvedEpisode
 from ..project.schema import NamedFix
+from .captions import CaptionTrack, episode_captions
 from .media import Image, Media
 
 _PROOF_NAME = re.compile(r"^(?P<kind>[A-Za-z][\w-]*)@(?P<seconds>\d+(?:\.\d+)?)s$")
@@ -107,6 +108,9 @@ class SiteEpisode:
     details: list[tuple[str, str]]
     history: list[Version]
     posts: list[Any] = field(default_factory=list)
+    captions: CaptionTrack | None = None
+    transcript: tuple[str, ...] = ()  # paragraphs
+    language: str = "en"
     previous: "SiteEpisode | None" = None
     next: "SiteEpisode | None" = None
     aliases: tuple[str, ...] = ()  # old URLs: of the page (redirects) or of the video
@@ -192,6 +196,7 @@ def site_episode(project: Project, resolved: ResolvedEpisode, entry: dict[str, A
         thumb = _display(proof_stage, poster_name, "thumb", media, what)
     applying = fix_stacks.of(settings) if fix_stacks is not None else project.fixes_applying_to(settings)
     applying_ids = {fix.id for fix in applying}
+    captions, transcript = episode_captions(project, resolved)
     return SiteEpisode(
         id=resolved.id, title=settings.title, date=settings.date, description=settings.description,
         tags=settings.tags, draft=settings.draft, scheduled=settings.date > today,
@@ -204,6 +209,7 @@ def site_episode(project: Project, resolved: ResolvedEpisode, entry: dict[str, A
         out_of_date=[describe_reason(reason) for reason in plan.reasons] if plan is not None and plan.stale else [],
         quality=quality_figures(stages), details=_details(stages, metrics), history=_history(entry),
         aliases=settings.aliases,
+        captions=captions, transcript=transcript, language=settings.language,
     )
 
 

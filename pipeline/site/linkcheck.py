@@ -19,8 +19,11 @@ _RAW_TEXT = re.compile(r"<(script|style)\b[^>]*>.*?</\1\s*>", re.S | re.I)
 _COMMENT = re.compile(r"<!--.*?-->", re.S)
 _XML_LINK = re.compile(r"""(?:<loc>|<id>|<video:content_loc>|<video:thumbnail_loc>|<video:player_loc>|"""
                        r"""\shref=")([^<"]+)""")
-_LINK_OR_ID = re.compile(r"""\s(href|src|poster|srcset|id|name)\s*=\s*"""
-                         r"""(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`&][^\s"'=<>`]*))""", re.I)
+# A start tag's attributes: escaped text (`&lt;img src=x&gt;`, a code span) is outside every
+# tag, and one attribute's value is consumed whole before the next attribute is read.
+_TAG_ATTRIBUTES = re.compile(r"<[A-Za-z][^\s/>]*(\s[^>]*)?>")
+_ATTRIBUTE = re.compile(r"""([^\s"'=<>/`]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'<>`]+)))?""")
+_WANTED = frozenset({"href", "src", "poster", "srcset", "id", "name"})
 _QUOTED = {name: re.compile(f' {name}="([^"]*)"') for name in ("href", "src", "poster", "srcset", "id", "name")}
 _SLOW = object()
 
@@ -57,12 +60,15 @@ def links_and_ids(html: str) -> tuple[dict[tuple[str, str], None], set[str]]:
     Markdown's output) are read with literal-prefix searches, several times faster than the
     general pattern, which the others get."""
     html = _strip_raw(html)
+    in_tags = [attributes for attributes in _TAG_ATTRIBUTES.findall(html) if attributes]
+    tags = "\n".join(in_tags)
     found: list[tuple[str, str]] = []
     for name, pattern in _QUOTED.items():
-        values = pattern.findall(html)
-        if len(values) != html.count(f"{name}="):  # some `name=` is written otherwise
-            found = [(name.lower(), double or single or bare)
-                     for name, double, single, bare in _LINK_OR_ID.findall(html)]
+        values = pattern.findall(tags)
+        if len(values) != tags.count(f"{name}="):  # some `name=` is written otherwise
+            found = [(m.group(1).lower(), next(v for v in m.groups()[1:] if v is not None))
+                     for attributes in in_tags for m in _ATTRIBUTE.finditer(attributes)
+                     if m.group(1).lower() in _WANTED and any(v is not None for v in m.groups()[1:])]
             break
         found += [(name, value) for value in values]
     links: dict[tuple[str, str], None] = {}

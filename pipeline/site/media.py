@@ -22,6 +22,7 @@ from pathlib import Path
 from ..atomic import atomic_write_text
 from ..console import warn
 from ..errors import Failure
+from ..plan.hashing import HashCache
 from ..store import Store
 
 MEDIA_DIR = "media"
@@ -49,7 +50,10 @@ class Media:
         self.digests: dict[str, str] = {}   # site path -> content hash (for the build id)
         self.sizes: dict[str, int] = {}     # site path -> bytes
         self._root = os.fspath(root)
-        self._checked: dict[str, str] = {}  # store path -> absolute path, known to exist
+        self._checked: dict[str, str] = {}  # store path -> absolute path, known to exist and intact
+        # What is published is checked against its recorded hash, by the same stat-keyed cache
+        # as status uses, so an unchanged store costs a stat per file.
+        self.hashes = HashCache(root, state_dir / "cache" / "hashes.json")
         self._cache_file = state_dir / "cache" / "site-images.json"
         self._cache: dict[str, list] = self._read_cache()
         self._dirty = False
@@ -58,7 +62,7 @@ class Media:
 
     def add(self, store_path: str, digest: str, what: str) -> str:
         """The content-addressed site path of a store file (`media/<hash>.<ext>`)."""
-        source = self._existing(store_path, what)
+        source = self._existing(store_path, digest, what)
         ext = os.path.splitext(store_path)[1].lower()
         site_path = f"{MEDIA_DIR}/{digest[:HASH_CHARS]}{ext}"
         known = self.digests.get(site_path)
@@ -69,7 +73,7 @@ class Media:
 
     def alias(self, site_path: str, store_path: str, digest: str, what: str) -> str:
         """A stable site path for a store file (e.g. `episodes/<id>/video.mp4`)."""
-        self._link(site_path, self._existing(store_path, what), digest)
+        self._link(site_path, self._existing(store_path, digest, what), digest)
         return site_path
 
     def size(self, site_path: str) -> int:
@@ -81,13 +85,17 @@ class Media:
         self.links[site_path] = source
         self.digests[site_path] = digest
 
-    def _existing(self, store_path: str, what: str) -> str:
+    def _existing(self, store_path: str, digest: str, what: str) -> str:
         source = self._checked.get(store_path)
         if source is None:
             source = os.path.join(self._root, store_path)
             if not os.path.isfile(source):
                 raise Failure(f"{what}: {store_path} is missing from the store "
                               "(run `alpha status` to see which episodes to re-render)")
+            if self.hashes.hash(store_path) != digest:
+                raise Failure(f"{what}: {store_path} was modified after it was rendered (its content no "
+                              "longer matches alpha.lock), so it is not published; `alpha status` names "
+                              "the episodes to re-render")
             self._checked[store_path] = source
         return source
 
@@ -161,6 +169,7 @@ class Media:
         return data.get("images", {})
 
     def save(self) -> None:
+        self.hashes.save()
         if not self._dirty:
             return
         self._cache_file.parent.mkdir(parents=True, exist_ok=True)

@@ -104,6 +104,8 @@ class PageRenderer:
         for episode in episodes:
             self.page("episode.html", episode.path, episode=episode, section="episodes",
                       jsonld=self.video_object(episode))
+            if episode.captions is not None and episode.captions.path not in self.files.blobs:
+                self.files.add_bytes(episode.captions.path, episode.captions.vtt)
         for pager in pages_of(content.posts, BLOG_PAGE_SIZE, "blog/"):
             self.page("blog.html", pager.path(pager.number), pager=pager, section="blog")
         for post in content.posts:
@@ -148,6 +150,8 @@ class PageRenderer:
             ("episodes/", max((ep.updated_at for ep in content.episodes), default=None)),
             ("blog/", max((post.updated for post in content.posts), default=None)),
             ("fixes/", None), ("tags/", None))]
+        # Google's video sitemap schema (sitemap-video/1.1) has no element for captions or a
+        # transcript; they reach search engines through the page's <track> and JSON-LD instead.
         for episode in content.episodes:
             urls.append(feeds.SitemapUrl(url + episode.path, episode.updated_at, feeds.SitemapVideo(
                 title=episode.title, description=episode.summary, thumbnail=self._poster_url(episode),
@@ -182,4 +186,11 @@ class PageRenderer:
             data["width"], data["height"] = episode.width, episode.height
         if episode.tags:
             data["keywords"] = ", ".join(episode.tags)
+        if episode.captions is not None or episode.transcript:
+            data["inLanguage"] = episode.language
+        if episode.captions is not None:
+            data["caption"] = {"@type": "MediaObject", "contentUrl": url + episode.captions.path,
+                               "encodingFormat": "text/vtt", "inLanguage": episode.captions.srclang}
+        if episode.transcript:
+            data["transcript"] = "\n\n".join(episode.transcript)
         return data

@@ -140,6 +140,11 @@ class SiteHandler(BaseHTTPRequestHandler):
 
     def _respond(self, head: bool) -> None:
         try:
+            if not _local_host(self.headers.get("Host")):
+                # A page elsewhere that rebinds its own name to 127.0.0.1 sends its name here.
+                self._send_page(HTTPStatus.MISDIRECTED_REQUEST,
+                                error_page("this preview answers only to localhost and 127.0.0.1"), head)
+                return
             path = unquote(urlsplit(self.path).path)
             if path == EVENTS_PATH and self.server.reloader is not None:
                 self._events()
@@ -314,6 +319,18 @@ class SiteHandler(BaseHTTPRequestHandler):
 def _event(name: str, data: str) -> bytes:
     lines = "".join(f"data: {line}\n" for line in (data.split("\n") if data else [""]))
     return f"event: {name}\n{lines}\n".encode("utf-8")
+
+
+def _local_host(header: str | None) -> bool:
+    """Whether a Host header names this machine's loopback (any port); no header is HTTP/1.0."""
+    if header is None:
+        return True
+    name = header.strip().lower()
+    if name.startswith("["):
+        name = name[: name.find("]") + 1]
+    else:
+        name = name.rsplit(":", 1)[0] if name.count(":") == 1 else name
+    return name in ("localhost", "127.0.0.1", "[::1]")
 
 
 def parse_range(header: str, size: int) -> tuple[int, int] | str | None:

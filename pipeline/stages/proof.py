@@ -30,7 +30,7 @@ def proof_name(kind: str, seconds: float) -> str:
 
 class ProofStage(Stage):
     name = "proof"
-    version = 4
+    version = 5
     upstream = ("lipsync", "restore", "mux")
 
     def spec(self, episode: Episode, project: Project) -> StageSpec:
@@ -43,6 +43,9 @@ class ProofStage(Stage):
 
     def run(self, job: StageRun) -> StageResult:
         outputs, metrics = write_proofs(job.upstream, job.params["proof"]["at"], job.params.get("restore"), job.work)
+        aimed, worst = write_artifact_proofs(job.upstream, job.params.get("restore"), job.work)
+        outputs.update(aimed)
+        metrics.update(worst)
         if "poster" in job.params:
             outputs.update(write_poster(job.upstream["mux.video"], job.params["poster"]["at"], job.work))
         copies, sizes = display_copies(outputs, job.work)
@@ -122,6 +125,126 @@ def write_proofs(upstream: dict[str, Path], times: list[float], restore: dict | 
                                labels=("stock alpha paste-back", f"{restore['blend']} (this episode)"))
         outputs[proof_name("compare", seconds)] = _write_png(out_dir, proof_name("compare", seconds), panel)
     return outputs, {"clamped_to_end": clamped, "no_face_at": without_face}
+
+
+# The mouth and jaw in the aligned crop (fractions of its width and height), and how much
+# the zoomed proof enlarges them.
+MOUTH_AND_JAW = ((0.12, 0.88), (0.45, 1.0))
+ZOOM = 2
+
+
+def write_artifact_proofs(upstream: dict[str, Path], restore: dict | None,
+                          out_dir: Path) -> tuple[dict[str, Path], dict]:
+    """Proofs aimed at the artifact rather than at fixed seconds: the frame where the seam
+    figure is worst (`worst-seam@<s>s`) and the one where it changes most from the frame
+    before (`worst-change@<s>s`), each with a zoom of the mouth and jaw beside a seam heat map
+    on a fixed scale (`zoom-seam@<s>s`, `zoom-change@<s>s`). Nothing without a face track.
+
+    Returns the images and metrics `{"worst_seam": {"seconds", "value"}, "worst_change": …}`.
+    """
+    import itertools
+
+    import numpy as np
+
+    from ..media import frame_at, probe, read_frames
+    from ..restore import read_track, synthetic_inner_mask
+    from ..restore.masks import GENERATED_THRESHOLD, feather
+    from ..restore.quality import seam_series, worst_frame
+
+    track_path = upstream.get("lipsync.track")
+    if track_path is None or "restore.video" not in upstream or restore is None:
+        return {}, {}
+    track = read_track(str(track_path))
+    if not track.found.any():
+        return {}, {}
+    width, height = track.crop_size
+    inner = track.inner_mask if track.inner_mask is not None else synthetic_inner_mask((height, width))
+    paste = feather(inner, int(restore["erode"]), int(restore["blur"]))
+    if not np.any(paste >= GENERATED_THRESHOLD):
+        paste = inner  # as the Restorer does when erosion removes the whole region
+    video = upstream["restore.video"]
+    fps = probe(video).fps or track.fps
+    # The paste-back video runs at the episode's rate, the track at the model's: pair each
+    # finished frame with the track frame on screen at the same moment.
+    indices = [min(int(round(i * track.fps / fps)), track.frames - 1) for i in range(int(round(track.frames * fps / track.fps)))]
+    original_path = upstream["lipsync.original"]
+    if original_path.suffix == ".png":
+        originals = itertools.repeat(_frame(original_path, 0.0))
+    else:
+        originals = _resampled(read_frames(original_path), indices)
+    # Streamed: one frame of each video in memory at a time; the two worst are decoded again.
+    seam, change = seam_series(read_frames(video), originals, track.affines[indices],
+                               track.found[indices], (height, width), paste)
+    outputs: dict[str, Path] = {}
+    metrics: dict[str, dict] = {}
+    for kind, values in (("seam", seam), ("change", change)):
+        index = worst_frame(values)
+        if index is None:
+            continue
+        seconds = round(index / fps, 2)
+        final = frame_at(video, (index + 0.5) / fps)
+        original = _frame(original_path, (indices[index] + 0.5) / track.fps)
+        affine = track.affines[indices[index]]
+        outputs[proof_name(f"worst-{kind}", seconds)] = _write_png(out_dir, proof_name(f"worst-{kind}", seconds), final)
+        panel = mouth_zoom(_to_crop(final, affine, (width, height)), _to_crop(original, affine, (width, height)))
+        outputs[proof_name(f"zoom-{kind}", seconds)] = _write_png(out_dir, proof_name(f"zoom-{kind}", seconds), panel)
+        metrics[f"worst_{kind}"] = {"seconds": seconds, "value": round(float(values[index]), 4)}
+    return outputs, metrics
+
+
+def _resampled(frames, indices: list[int]):
+    """The frames at `indices` (non-decreasing) of a stream, repeating or skipping as needed."""
+    current, position = None, -1
+    for index in indices:
+        while position < index:
+            try:
+                current = next(frames)
+            except StopIteration:
+                break  # a short stream: its last frame stands for the rest
+            position += 1
+        if current is None:
+            return
+        yield current
+
+
+def _to_crop(frame: np.ndarray, affine: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    import cv2
+
+    return cv2.warpAffine(frame, affine, size, flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE)
+
+
+def mouth_zoom(final: np.ndarray, original: np.ndarray) -> np.ndarray:
+    """The mouth and jaw of the aligned crop, enlarged, beside a heat map of what the
+    paste-back changed there, with its scale in grey levels.
+
+    Args:
+        final, original: ``h×w×3`` uint8 RGB, the aligned crop after and before paste-back.
+    Returns:
+        One ``H×W×3`` uint8 RGB panel: zoom | heat map | scale bar (labelled 0 to the top).
+    """
+    import cv2
+    import numpy as np
+
+    from ..restore.quality import SEAM_HEAT_SCALE, heat_scale_bar, seam_heat
+
+    h, w = final.shape[:2]
+    x0, x1 = int(MOUTH_AND_JAW[0][0] * w), int(MOUTH_AND_JAW[0][1] * w)
+    y0, y1 = int(MOUTH_AND_JAW[1][0] * h), int(MOUTH_AND_JAW[1][1] * h)
+    size = ((x1 - x0) * ZOOM, (y1 - y0) * ZOOM)
+    # Nearest-neighbour enlargement keeps a one-pixel step one step wide.
+    zoom = cv2.resize(final[y0:y1, x0:x1], size, interpolation=cv2.INTER_NEAREST)
+    heat = cv2.resize(seam_heat(final[y0:y1, x0:x1], original[y0:y1, x0:x1]), size, interpolation=cv2.INTER_NEAREST)
+    bar_h = size[1] - 40
+    bar = heat_scale_bar(bar_h, 24)
+    legend = np.full((size[1], 150, 3), 255, np.uint8)
+    legend[20:20 + bar_h, 10:34] = bar
+    for fraction, text in ((0.0, f"{SEAM_HEAT_SCALE:g}"), (0.5, f"{SEAM_HEAT_SCALE / 2:g}"), (1.0, "0")):
+        y = 20 + int(fraction * (bar_h - 1))
+        cv2.putText(legend, text, (40, y + 5), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
+    cv2.putText(legend, "grey levels", (40, 20 + bar_h // 2 + 25), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1,
+                cv2.LINE_AA)
+    gap = np.full((size[1], 8, 3), 255, np.uint8)
+    return np.hstack([zoom, gap, heat, gap, legend])
 
 
 def write_poster(video: Path, seconds: float, out_dir: Path) -> dict[str, Path]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 
+import cv2
 import pytest
 
 from tests.helpers import run_alpha
@@ -42,6 +43,13 @@ def test_the_failure_names_the_figure_and_where_the_evidence_is(stopped):
     proofs = json.loads(report.read_text())["stages"]["proof"]["outputs"]
     assert {"frame@3s", "compare@3s", "frame@6s"} <= set(proofs)
     assert all((root / value["path"]).is_file() for value in proofs.values())
+    # Proofs aimed at the artifact: the worst seam frame and the worst frame-to-frame change,
+    # each with a zoom of the mouth and jaw beside its seam heat map.
+    for kind in ("seam", "change"):
+        [worst] = [name for name in proofs if name.startswith(f"worst-{kind}@") and ":" not in name]
+        assert worst.replace("worst-", "zoom-") in proofs
+        zoom = cv2.imread(str(root / proofs[worst.replace("worst-", "zoom-")]["path"]))
+        assert zoom.shape[1] > 2 * zoom.shape[0]  # zoom | heat map | scale
 
 
 def test_proof_points_at_the_failed_render_and_shows_it(stopped):

@@ -38,6 +38,17 @@ def standards_site(rendered_demo):
 
     episode = rendered_demo / "episodes" / "ep01-hello.yaml"
     episode.write_text(episode.read_text() + "aliases: [/old/hello/]\n")
+    # A captions track and the transcript under the video (ep03: a transcript alone, in Russian).
+    write(rendered_demo / "captions" / "ep02.vtt", """
+        WEBVTT
+
+        00:00:00.500 --> 00:00:03.000
+        Hello, and <i>welcome</i> back.
+    """)
+    seam = rendered_demo / "episodes" / "ep02-the-seam.yaml"
+    seam.write_text(seam.read_text() + "captions: captions/ep02.vtt\n")
+    rain = rendered_demo / "episodes" / "ep03-rain.yaml"
+    rain.write_text(rain.read_text() + "transcript: Дождь за окном.\nlanguage: ru\n")
     write(rendered_demo / "posts" / "2026-11-05-all-shortcodes.md", """
         ---
         title: Every shortcode

@@ -42,3 +42,8 @@ EXIT_NO_FRAMES = 3
 # Lines of the serve protocol (see .serve): models (re)loaded, in seconds; an episode's status.
 LOAD_PREFIX = "@alpha-load"
 DONE_PREFIX = "@alpha-done"
+# The bytedance/LatentSync commit the hooks patch, run by the real-code test lane.
+KNOWN_GOOD_COMMIT = "a229c3948406bc2cf6eaf4873e662e70c6a04746"
+KNOWN_GOOD = "bytedance/LatentSync a229c39 (2025-06-20)"
+# The first commit whose scripts/inference.py accepts every flag alpha passes (by its source).
+FIRST_WITH_FLAGS = "19d6ae6 (2025-06-16)"
