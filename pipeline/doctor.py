@@ -21,22 +21,47 @@ from .project.model import Project
 
 OK, FAIL, WARN, INFO = "ok", "missing", "warning", "info"
 PROBE_TIMEOUT_S = 180
-PROBE_MODULES = ("torch", "diffusers", "cv2", "numpy", "scipy")
+# What LatentSync's inference imports at run time (scripts/inference.py and the modules it
+# reaches, bytedance/LatentSync a229c39: checked by importing them), each with its
+# distribution. Of requirements.txt, mediapipe, librosa, python_speech_features, scenedetect,
+# lpips, face-alignment and gradio are not imported by inference; soundfile, matplotlib,
+# scipy and tqdm are imported but not pinned there.
+RUNTIME_MODULES = {
+    "torch": "torch", "torchvision": "torchvision", "diffusers": "diffusers", "transformers": "transformers",
+    "accelerate": "accelerate", "omegaconf": "omegaconf", "einops": "einops", "kornia": "kornia",
+    "insightface": "insightface", "onnxruntime": "onnxruntime-gpu", "decord": "decord", "DeepCache": "DeepCache",
+    "soundfile": "soundfile", "matplotlib": "matplotlib", "ffmpeg": "ffmpeg-python", "imageio": "imageio",
+    "huggingface_hub": "huggingface-hub", "cv2": "opencv-python", "numpy": "numpy", "scipy": "scipy",
+    "tqdm": "tqdm",
+}
 PROBE_MARK = "@alpha-doctor "
-# Runs in LatentSync's Python, with alpha's package on PYTHONPATH (as the runner will be).
+# Runs in LatentSync's Python with the checkout as working directory and alpha's package on
+# PYTHONPATH (as the runner will be): imports every runtime module, then LatentSync's own
+# modules, looking up each class, method and module attribute the runner's hooks patch.
 PROBE_SCRIPT = f"""
 import importlib, json, sys
 out = {{"python": sys.version.split()[0], "modules": {{}}, "errors": {{}}}}
-for name in {PROBE_MODULES!r}:
+for name in {tuple(RUNTIME_MODULES)!r}:
     try:
         module = importlib.import_module(name)
         out["modules"][name] = str(getattr(module, "__version__", "?"))
     except Exception as exc:
         out["errors"][name] = type(exc).__name__ + ": " + str(exc)
+onnxruntime = sys.modules.get("onnxruntime")
+if onnxruntime is not None:
+    try:
+        out["onnx_providers"] = list(onnxruntime.get_available_providers())
+    except Exception as exc:
+        out["errors"]["onnxruntime providers"] = type(exc).__name__ + ": " + str(exc)
 try:
     import pipeline.restore
 except Exception as exc:
     out["errors"]["pipeline.restore"] = type(exc).__name__ + ": " + str(exc)
+try:
+    from pipeline.stages.lipsync.runner.hooks import find_targets
+    out["hooks_missing"] = find_targets()[1]
+except BaseException as exc:
+    out["hooks_error"] = type(exc).__name__ + ": " + str(exc)
 torch = sys.modules.get("torch")
 if torch is not None:
     try:
@@ -50,6 +75,10 @@ if torch is not None:
         out["errors"]["cuda"] = type(exc).__name__ + ": " + str(exc)
 print({PROBE_MARK!r} + json.dumps(out), flush=True)
 """
+FACE_MODELS = "checkpoints/auxiliary/models/buffalo_l"
+# The two insightface models LatentSync's FaceDetector loads (detection, landmark_2d_106).
+FACE_MODEL_FILES = ("det_10g.onnx", "2d106det.onnx")
+BUFFALO_L_URL = "https://github.com/deepinsight/insightface/releases/download/v0.7/buffalo_l.zip"
 
 
 @dataclass
@@ -153,10 +182,17 @@ def check_latentsync(project: Project, needs: Needs, probe_timeout: float) -> li
     else:
         probe, error = probe_env(python, root, project.root, probe_timeout)
         checks.append(_env_check(python, probe, error, required))
+        if probe is not None:
+            checks.append(_modules_check(root, probe, required))
+            onnx = _onnx_check(probe, required)
+            if onnx is not None:
+                checks.append(onnx)
+    checks.append(check_version(root, probe, required))
 
     vram = _vram_needs(settings, needs, VRAM_GB_BY_RESOLUTION)
     for version in sorted(settings.checkpoints):
         checks.append(_checkpoint_check(settings, project.root, version, needs, resolve_checkout))
+    checks.append(check_face_models(root, required))
     checks.append(check_vae(required))
     checks.append(check_gpu(probe, vram, required))
     return checks
@@ -206,23 +242,116 @@ def probe_env(python: Path, root: Path, project_root: Path,
 
 
 def _env_check(python: Path, probe: dict[str, Any] | None, error: str, required: bool) -> Check:
+    """The interpreter itself: it answers, is new enough, and imports alpha's restore engine."""
     name = "LatentSync Python"
     fix = "create LatentSync's environment: Python 3.10 and `pip install -r requirements.txt` in the checkout"
     if probe is None:
         return Check(name, FAIL if required else WARN, error, fix, required)
-    found = ", ".join(f"{k} {v}" for k, v in probe.get("modules", {}).items())
+    modules = probe.get("modules", {})
+    found = ", ".join(f"{k} {modules[k]}" for k in ("torch", "diffusers", "cv2", "numpy", "scipy") if k in modules)
     detail = f"{python}: Python {probe.get('python', '?')}; {found or 'no modules found'}"
-    errors = probe.get("errors", {})
-    problems = [f"{module}: {message}" for module, message in errors.items() if module != "cuda"]
     version = tuple(int(p) for p in str(probe.get("python", "0.0")).split(".")[:2] if p.isdigit())
     if version and version < (3, 10):
-        problems.append(f"Python {probe.get('python')} is older than 3.10, which alpha's runner needs")
-    if problems:
-        runner = "pipeline.restore" in errors
-        return Check(name, FAIL if required else WARN, f"{detail}; cannot import: {'; '.join(problems)}",
-                     fix if not runner else "alpha's restore engine must import there (numpy, opencv, scipy); "
+        return Check(name, FAIL if required else WARN,
+                     f"{detail}; Python {probe.get('python')} is older than 3.10, which alpha's runner needs",
+                     fix, required)
+    runner_error = probe.get("errors", {}).get("pipeline.restore")
+    if runner_error:
+        return Check(name, FAIL if required else WARN, f"{detail}; cannot import pipeline.restore: {runner_error}",
+                     "alpha's restore engine must import there (numpy, opencv, scipy); "
                      "pip install scipy opencv-python in LatentSync's environment", required)
     return Check(name, OK, detail, required=required)
+
+
+def _modules_check(root: Path, probe: dict[str, Any], required: bool) -> Check:
+    """Every module LatentSync's inference imports, so none is found missing mid-render."""
+    name = "LatentSync modules"
+    errors = probe.get("errors", {})
+    missing = [module for module in RUNTIME_MODULES if module in errors]
+    if not missing:
+        return Check(name, OK, f"all {len(RUNTIME_MODULES)} modules inference imports load "
+                     f"({', '.join(RUNTIME_MODULES)})", required=required)
+    pins = requirement_pins(root)
+    wanted = " ".join(pins.get(RUNTIME_MODULES[m].lower(), RUNTIME_MODULES[m]) for m in missing)
+    detail = "; ".join(f"{module}: {_first_line_of(errors[module])}" for module in missing)
+    return Check(name, FAIL if required else WARN, f"LatentSync's inference imports them, and they fail: {detail}",
+                 f"in LatentSync's environment: pip install {wanted} (the pins of {root / 'requirements.txt'})",
+                 required)
+
+
+def _onnx_check(probe: dict[str, Any], required: bool) -> Check | None:
+    """LatentSync's face detector asks onnxruntime for CUDAExecutionProvider only."""
+    name = "face detector on GPU"
+    providers = probe.get("onnx_providers")
+    if providers is None:
+        return None  # onnxruntime does not import: the modules check says so
+    if "CUDAExecutionProvider" in providers:
+        return Check(name, OK, f"onnxruntime providers: {', '.join(providers)}", required=required)
+    return Check(name, WARN if required else INFO,
+                 f"onnxruntime has no CUDAExecutionProvider (it has {', '.join(providers) or 'none'}): insightface "
+                 "falls back to the CPU, and face detection becomes the slowest part of a render",
+                 "pip uninstall -y onnxruntime && pip install onnxruntime-gpu==1.21.0 in LatentSync's environment",
+                 required)
+
+
+def check_version(root: Path, probe: dict[str, Any] | None, required: bool) -> Check:
+    """The checkout is one the runner fits: scripts/inference.py takes every flag alpha passes
+    (read from its source), and every hook target exists (imported in LatentSync's Python)."""
+    from .stages.lipsync.latentsync import FIRST_WITH_FLAGS, KNOWN_GOOD, checkout_advice, missing_flags
+
+    name = "LatentSync version"
+    problems = []
+    try:
+        flags = missing_flags(root)
+    except UserError as exc:
+        return Check(name, FAIL if required else INFO, str(exc), checkout_advice(root), required)
+    if flags:
+        problems.append(f"scripts/inference.py does not accept {', '.join(flags)} (they exist since "
+                        f"{FIRST_WITH_FLAGS}; the 1.6 release d058a61 and the 1.5 release 75a4a17 lack them)")
+    hooks = None if probe is None else probe.get("hooks_missing")
+    if hooks:
+        problems.append(f"the runner's hook targets are missing: {', '.join(hooks)}")
+    if problems:
+        return Check(name, FAIL if required else INFO, "; ".join(problems), checkout_advice(root), required)
+    if hooks is None:
+        why = ("LatentSync's Python did not answer" if probe is None
+               else f"its modules do not import: {_first_line_of(probe.get('hooks_error', '?'))}")
+        return Check(name, FAIL if required else INFO,
+                     f"flags ok; the hook targets could not be checked ({why})",
+                     "fix LatentSync's environment first (see the checks above)", required)
+    return Check(name, OK, f"flags and all hook targets present (known good: {KNOWN_GOOD})", required=required)
+
+
+def check_face_models(root: Path, required: bool) -> Check:
+    """insightface's buffalo_l models, which LatentSync's FaceDetector loads from the checkout."""
+    name = "face detector models"
+    folder = root / FACE_MODELS
+    absent = [f for f in FACE_MODEL_FILES if not (folder / f).is_file()]
+    if not absent:
+        return Check(name, OK if required else INFO, f"{folder} ({', '.join(FACE_MODEL_FILES)})", required=required)
+    return Check(name, WARN if required else INFO,
+                 f"{folder} lacks {', '.join(absent)}: on the first render insightface downloads buffalo_l.zip "
+                 f"from GitHub into {root / 'checkpoints/auxiliary/models'} (needs network access, and writes "
+                 "into the checkout)",
+                 f"fetch it once: curl -L -o /tmp/buffalo_l.zip {BUFFALO_L_URL} && "
+                 f"unzip -o /tmp/buffalo_l.zip -d {folder}", required)
+
+
+def requirement_pins(root: Path) -> dict[str, str]:
+    """``{distribution (lower case): requirement line}`` from the checkout's requirements.txt."""
+    import re
+
+    try:
+        lines = (root / "requirements.txt").read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return {}
+    pins = {}
+    for line in lines:
+        line = line.split("#", 1)[0].strip()
+        match = re.match(r"([A-Za-z0-9][A-Za-z0-9._-]*)\s*(==|>=|~=)", line)
+        if match:
+            pins[match.group(1).lower()] = line.replace(" ", "")
+    return pins
 
 
 def _checkpoint_check(settings, project_root: Path, version: str, needs: Needs, resolve) -> Check:
@@ -358,3 +487,7 @@ def _gb(value: float | None) -> str:
 
 def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def _first_line_of(text: str) -> str:
+    return (str(text).strip().splitlines() or ["?"])[0]

@@ -88,6 +88,9 @@ def build_report(project: Project, episode_id: str, version: int, records: dict[
                           "outputs": record.get("outputs") or {}}
                    for name, record in records.items()},
         "quality": quality_figures(records),
+        # Logs the stages kept (e.g. LatentSync's), by stage: store paths relative to the project.
+        "logs": {name: record["outputs"]["log"]["path"] for name, record in records.items()
+                 if "log" in record.get("outputs", {})},
         "gate": {"limits": episode.quality.model_dump(), "passed": not violations,
                  "violations": [str(v) for v in violations]},
     }

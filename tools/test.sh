@@ -19,6 +19,10 @@ else
     echo "npm not found: the Nu Html Checker and axe-core tests will be skipped" >&2
 fi
 
+# LatentSync's own environment for tests/latentsync_real (the real code on CPU).
+ALPHA_LATENTSYNC_PYTHON=$(bash tools/latentsync-venv.sh)
+export ALPHA_LATENTSYNC_PYTHON
+
 status=0
 .venv/bin/pytest "$@" || status=$?
 

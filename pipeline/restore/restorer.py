@@ -66,7 +66,8 @@ class Restorer:
     Blends:
         ``"alpha"``: LatentSync's stock paste-back (rectangle feathered by ~5 % of its
             side, ``soft·face + (1 − soft)·frame``, truncated), computed on the covered
-            region only. With ``blur=0, erode=0`` it is stock LatentSync.
+            region only. With ``blur=0, erode=0`` it is stock LatentSync's result inside
+            the generated region (mask.png's hard edge), and the original pixels elsewhere.
         ``"seamless"``: ``cv2.seamlessClone`` of the rectangle, placed without shift and
             safe at frame edges. It hides the rectangle seam, not a colour step inside it.
         ``"poisson"`` (default): gradient-domain colour correction of the generated region:
@@ -74,6 +75,12 @@ class Restorer:
             mismatch at the region's edge (its in-crop edge and, where it reaches them, the
             rectangle's sides) to zero, smoothed over time. No pixel outside the generated
             region (feathered) changes and nothing is shifted.
+
+        In every blend only the generated region (feathered; hard-edged when ``blur`` and
+        ``erode`` are 0) differs from the original frame: the result of ``alpha`` and
+        ``seamless`` (whose source is the face composited over the original crop through
+        that region) is kept only there, weighted by the feathered region, so the eyes and
+        the rest of the crop stay original even where the model's decode differs from them.
 
     Args:
         blend: one of :data:`BLENDS`.
@@ -87,9 +94,8 @@ class Restorer:
         erode: erosion of the generated region before feathering, in crop pixels (0–255).
             Default 8: with ``erode ≥ blur`` the feather lies inside the generated region, so
             original pixels are never overwritten by a blend of themselves.
-            ``blur=0, erode=0`` keeps LatentSync's hard edge. In ``alpha`` and ``seamless``
-            the generated pixels are re-composited over the original crop through the
-            feathered region; in ``poisson`` the feathered region is the paste weight.
+            ``blur=0, erode=0`` keeps LatentSync's hard edge. With ``blur > erode`` the
+            feather reaches ``blur − erode`` pixels past the generated region.
         temporal: ``poisson`` only, in [0, 1): weight of the past in the moving average of
             the local (per membrane node) changes of the boundary colour differences, which
             are mostly sampling noise. A change of the whole region's colour (the VAE's
@@ -146,7 +152,8 @@ class Restorer:
             affine: ``2×3`` float frame → crop (``1×2×3`` accepted, as LatentSync holds it).
 
         Returns:
-            New ``H×W×3`` uint8 RGB frame; pixels outside the crop rectangle are unchanged.
+            New ``H×W×3`` uint8 RGB frame; pixels outside the generated region (feathered)
+            are unchanged.
         """
         start = time.perf_counter()
         frame = _check_image("frame", frame)
@@ -178,24 +185,40 @@ class Restorer:
                 return self._poisson(shot, frame, face, affine, region)
             except _Fallback as exc:
                 self._fallback(record, exc.code, str(exc))
-            return paste_alpha(frame, self._feathered_face(shot, frame, face, affine, region), affine)
-        composed = self._feathered_face(shot, frame, face, affine, region)
+            return self._only_generated(shot, frame, paste_alpha(frame, face, affine), affine, region)
         if self.blend == "alpha":
-            return paste_alpha(frame, composed, affine)
+            # The region's weight is applied once, in the frame: S·face + (1 − S)·frame.
+            return self._only_generated(shot, frame, paste_alpha(frame, face, affine), affine, region)
+        composed = self._feathered_face(shot, frame, face, affine, region)
         try:
-            return paste_seamless(frame, np.clip(composed + 0.5, 0, 255).astype(np.uint8), affine)
+            pasted = paste_seamless(frame, np.clip(composed + 0.5, 0, 255).astype(np.uint8), affine)
         except cv2.error as exc:
             lines = str(exc).strip().splitlines()
             self._fallback(record, "seamless_clone_failed", f"cv2.seamlessClone: {lines[-1] if lines else repr(exc)}")
-        return paste_alpha(frame, composed, affine)
+            pasted = paste_alpha(frame, face, affine)
+        return self._only_generated(shot, frame, pasted, affine, region)
 
     def _feathered_face(self, shot: _Shot, frame, face, affine, region) -> np.ndarray:
-        """The face re-composited over the original crop through the feathered region."""
-        if self.blur == 0 and self.erode == 0:
-            return face.astype(np.float32)
+        """The face re-composited over the original crop through the feathered region (a
+        hard edge when blur = erode = 0), as LatentSync composites its decoded crop:
+        seamlessClone's source, so its guidance field outside the region is the original's."""
         original = warp_frame_to_crop(frame, affine, shot.crop_hw, region)
         weight = shot.paste[..., None]
         return weight * face.astype(np.float32) + (1.0 - weight) * original
+
+    @staticmethod
+    def _only_generated(shot: _Shot, frame, pasted, affine, region) -> np.ndarray:
+        """``frame + S·(pasted − frame)`` with the feathered region S warped into the frame:
+        the rectangle paste and seamlessClone change every pixel they cover (resampling the
+        original, or spreading seamlessClone's correction across the rectangle); outside the
+        generated region the frame keeps its own pixels exactly."""
+        x0, y0, x1, y1 = region
+        weight = warp_crop_to_region(shot.paste, affine, region, cv2.BORDER_CONSTANT)[..., None]
+        base = frame[y0:y1, x0:x1].astype(np.float32)
+        blended = base + weight * (pasted[y0:y1, x0:x1].astype(np.float32) - base)
+        out = frame.copy()
+        out[y0:y1, x0:x1] = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
+        return out
 
     def _poisson(self, shot: _Shot, frame, face, affine, region) -> np.ndarray:
         plan = shot.membrane

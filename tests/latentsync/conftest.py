@@ -38,6 +38,13 @@ def copy_checkout(dest: Path) -> Path:
     return dest
 
 
+def drop_flags(checkout: Path, *flags: str) -> None:
+    """scripts/inference.py as an older LatentSync has it: without some of alpha's flags."""
+    inference = checkout / "scripts" / "inference.py"
+    lines = inference.read_text().splitlines(keepends=True)
+    inference.write_text("".join(line for line in lines if not any(f'"{flag}"' in line for flag in flags)))
+
+
 def face_frame(k: int, rng: np.random.Generator | None = None, face: bool = True) -> np.ndarray:
     """A synthetic head: skin ellipse, two green eyebrow dots, a blue nose dot, jittered."""
     frame = np.empty((H, W, 3), np.uint8)

@@ -31,7 +31,7 @@ from .conftest import FACELESS, H, VOICE_SECONDS, W, copy_checkout, make_job, se
 pytest.importorskip("torch")  # the stand-in "model" is written with torch (CPU)
 
 SHORT_VOICE = 0.56  # 14 frames: LatentSync makes 16, one chunk
-OUTPUTS = {"original", "crops", "track", "telemetry"}
+OUTPUTS = {"original", "crops", "track", "telemetry", "log"}
 
 
 def tree_digest(root: Path) -> dict[str, str]:

@@ -9,15 +9,19 @@ from pathlib import Path
 import pytest
 
 from pipeline.commands.doctor import doctor
+from pipeline.doctor import RUNTIME_MODULES
 from tests.helpers import write
+from tests.latentsync.conftest import drop_flags
 
 
 
 def fake_python(folder: Path, **report) -> Path:
     """A "LatentSync Python" that answers the doctor's probe with a canned report."""
-    data = {"python": "3.10.14", "modules": {"torch": "2.5.1", "diffusers": "0.32.2", "cv2": "4.9.0",
-                                             "numpy": "1.26.4", "scipy": "1.13.1"},
-            "errors": {}, "cuda": True, "gpu": "Stand-in GPU", "free_gb": 23.0, "total_gb": 24.0}
+    modules = {name: "1.0" for name in RUNTIME_MODULES}
+    modules.update(torch="2.5.1", diffusers="0.32.2", cv2="4.9.0", numpy="1.26.4", scipy="1.13.1")
+    data = {"python": "3.10.14", "modules": modules, "errors": {}, "hooks_missing": [],
+            "onnx_providers": ["CUDAExecutionProvider", "CPUExecutionProvider"],
+            "cuda": True, "gpu": "Stand-in GPU", "free_gb": 23.0, "total_gb": 24.0}
     data.update(report)
     script = folder / "python"
     script.write_text(f"#!/bin/sh\necho '@alpha-doctor {json.dumps(data)}'\n")
@@ -125,3 +129,43 @@ def test_outside_a_project_checks_the_machine(tmp_path, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert code == 0, out
     assert "no project found" in out and "H.264 test encode ok" in out
+
+
+def test_a_checkout_without_the_flags_alpha_passes(tmp_path, checkout, capsys):
+    drop_flags(checkout, "--temp_dir", "--enable_deepcache")
+    project = make_project(tmp_path / "p", checkout, fake_python(tmp_path))
+    code, out = run_doctor(project, capsys)
+    assert code == 1
+    assert "✗ LatentSync version: scripts/inference.py does not accept --temp_dir, --enable_deepcache" in out
+    assert f"git -C {checkout} checkout a229c3948406bc2cf6eaf4873e662e70c6a04746" in out
+    assert "not ready: LatentSync version" in out
+
+
+def test_missing_hook_targets_and_modules_are_named(tmp_path, checkout, capsys):
+    (checkout / "requirements.txt").write_text("kornia==0.8.0\nDeepCache==0.1.1\n")
+    python = fake_python(tmp_path, hooks_missing=["AlignRestore.restore_img"],
+                         errors={"kornia": "ModuleNotFoundError: No module named 'kornia'",
+                                 "DeepCache": "ModuleNotFoundError: No module named 'DeepCache'"})
+    project = make_project(tmp_path / "p", checkout, python)
+    code, out = run_doctor(project, capsys)
+    assert code == 1
+    assert "the runner's hook targets are missing: AlignRestore.restore_img" in out
+    assert "✗ LatentSync modules: LatentSync's inference imports them, and they fail: kornia:" in out
+    assert "fix: in LatentSync's environment: pip install kornia==0.8.0 DeepCache==0.1.1" in out
+
+
+def test_face_detector_models_and_its_gpu_provider(tmp_path, checkout, capsys):
+    python = fake_python(tmp_path, onnx_providers=["CPUExecutionProvider"])
+    project = make_project(tmp_path / "p", checkout, python)
+    code, out = run_doctor(project, capsys)
+    assert code == 0, out  # both are warnings: a render still works, slowly or with network
+    assert "! face detector on GPU: onnxruntime has no CUDAExecutionProvider" in out
+    assert "! face detector models:" in out and "insightface downloads buffalo_l.zip from GitHub" in out
+    assert f"unzip -o /tmp/buffalo_l.zip -d {checkout / 'checkpoints/auxiliary/models/buffalo_l'}" in out
+
+    models = checkout / "checkpoints" / "auxiliary" / "models" / "buffalo_l"
+    models.mkdir(parents=True)
+    for name in ("det_10g.onnx", "2d106det.onnx"):
+        (models / name).write_bytes(b"onnx")
+    code, out = run_doctor(project, capsys)
+    assert "! face detector models" not in out and "2d106det.onnx" in out

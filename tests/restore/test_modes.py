@@ -180,3 +180,16 @@ def test_latentsync_shaped_affine_is_accepted(make_scene):
     a = Restorer("poisson", scene.inner).restore_img(scene.frame, scene.face, scene.affine)
     b = Restorer("poisson", scene.inner).restore_img(scene.frame, scene.face, scene.affine[None].astype(np.float32))
     assert np.abs(a.astype(int) - b).max() <= 1
+
+
+@pytest.mark.parametrize("blend", BLENDS)
+@pytest.mark.parametrize("blur, erode", [(0, 0), (8, 8)])
+def test_only_the_generated_region_changes(make_scene, region_pixels, blend, blur, erode):
+    """A generated crop that differs from the original everywhere, as a real decode does,
+    changes the frame only under the generated region (hard-edged at blur = erode = 0)."""
+    scene = make_scene()
+    noisy = np.random.default_rng(3).integers(0, 256, scene.face.shape, dtype=np.uint8)
+    got = Restorer(blend, scene.inner, blur=blur, erode=erode).restore_img(scene.frame, noisy, scene.affine)
+    outside = ~region_pixels(scene.frame.shape[:2], scene.affine, scene.inner, 1e-6)
+    np.testing.assert_array_equal(got[outside], scene.frame[outside])
+    assert np.abs(got.astype(int) - scene.frame)[~outside].mean() > 10

@@ -35,7 +35,8 @@ from typing import Any, Callable
 from ...errors import Failure, UserError
 from ...project.schema import Checkpoint, LatentSyncSettings
 from ..base import StageResult, StageRun
-from .runner import ARGS_VERSION, EXIT_NO_FRAMES, PHASES, PROGRESS_PREFIX
+from .runner import (ARGS_VERSION, EXIT_NO_FRAMES, FIRST_WITH_FLAGS, KNOWN_GOOD, KNOWN_GOOD_COMMIT, PHASES,
+                     PROGRESS_PREFIX)
 
 LATENTSYNC_FPS = 25
 # The input clip is an intermediate LatentSync decodes once: near-lossless, made quickly.
@@ -51,6 +52,10 @@ SMOOTHING_SIGMA = 2.0
 LOG_TAIL_LINES = 30
 KILL_GRACE_S = 5.0
 RUNNER_MODULE = "pipeline.stages.lipsync.runner"
+# Every flag :func:`prepare` may pass to scripts/inference.py.
+INFERENCE_FLAGS = ("--unet_config_path", "--inference_ckpt_path", "--video_path", "--audio_path",
+                   "--video_out_path", "--inference_steps", "--guidance_scale", "--temp_dir", "--seed",
+                   "--enable_deepcache")
 
 
 @dataclass(frozen=True)
@@ -98,6 +103,45 @@ def checkout_root(settings: LatentSyncSettings, project_root: Path) -> Path:
         raise UserError(f"{root} is not a LatentSync checkout: it has no scripts/inference.py "
                         "(latentsync.root in alpha.yaml)")
     return root
+
+
+def inference_flags(root: Path) -> set[str]:
+    """The ``--flags`` scripts/inference.py declares with argparse, read from its source (not
+    run: importing it would load torch). UserError when it cannot be read or parsed."""
+    import ast
+
+    path = root / "scripts" / "inference.py"
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    except (OSError, UnicodeDecodeError, SyntaxError, ValueError) as exc:
+        raise UserError(f"cannot read LatentSync's {path}: {exc}") from None
+    flags = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "add_argument":
+            flags.update(arg.value for arg in node.args
+                         if isinstance(arg, ast.Constant) and isinstance(arg.value, str) and arg.value.startswith("--"))
+    return flags
+
+
+def missing_flags(root: Path) -> list[str]:
+    """The flags alpha passes that this checkout's scripts/inference.py does not accept."""
+    flags = inference_flags(root)
+    return [flag for flag in INFERENCE_FLAGS if flag not in flags]
+
+
+def checkout_advice(root: Path) -> str:
+    return (f"check out the known-good commit {KNOWN_GOOD}: git -C {root} fetch && "
+            f"git -C {root} checkout {KNOWN_GOOD_COMMIT}")
+
+
+def check_flags(root: Path) -> None:
+    """UserError when the checkout is too old for the flags alpha passes (before anything runs)."""
+    missing = missing_flags(root)
+    if missing:
+        raise UserError(
+            f"this LatentSync checkout is too old: {root / 'scripts' / 'inference.py'} does not accept "
+            f"{', '.join(missing)}, which alpha passes (they exist since {FIRST_WITH_FLAGS}; the 1.6 release "
+            f"d058a61 and the 1.5 release 75a4a17 lack them); {checkout_advice(root)}")
 
 
 def checkout_python(settings: LatentSyncSettings, project_root: Path, root: Path) -> Path:
@@ -234,7 +278,9 @@ def run_latentsync(job: StageRun, settings: LatentSyncSettings, project_root: Pa
     * ``track``: track.npz (:mod:`pipeline.restore.track`): the smoothed frame→crop matrices
       (zeros where no face), ``found`` and ``detected``, the shots (from the runner's cuts),
       ``fps`` 25, ``crop_size`` and the inner mask from LatentSync's mask.png;
-    * ``telemetry``: the runner's per-frame sidecar JSON.
+    * ``telemetry``: the runner's per-frame sidecar JSON;
+    * ``log``: LatentSync's output (its warnings, the runner's list of patched targets), kept
+      with the render so it can be read afterwards; the render's report names it.
 
     Metrics: the sidecar's summary (no per-frame lists).
     """
@@ -244,6 +290,7 @@ def run_latentsync(job: StageRun, settings: LatentSyncSettings, project_root: Pa
     lipsync = job.params["lipsync"]
     version = str(lipsync.get("checkpoint", "1.6"))
     checkout = resolve_checkout(settings, project_root, version, lipsync.get("config"))
+    check_flags(checkout.root)
     if not checkout.mask_image.is_file():
         raise UserError(f"LatentSync's mask image is missing: {checkout.mask_image} "
                         "(data.mask_image_path of its config); restore the checkout")
@@ -274,7 +321,8 @@ def run_latentsync(job: StageRun, settings: LatentSyncSettings, project_root: Pa
     metrics.update(checkpoint=version, resolution=checkout.resolution, duration=duration,
                    seconds=round(time.monotonic() - started, 3))
     outputs = {"original": invocation.original, "crops": invocation.crops,
-               "track": invocation.track, "telemetry": invocation.telemetry}
+               "track": invocation.track, "telemetry": invocation.telemetry,
+               "log": invocation.log}
     return StageResult(outputs, metrics)
 
 

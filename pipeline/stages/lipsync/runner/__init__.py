@@ -38,3 +38,8 @@ PHASES = (("align", 0.08), ("infer", 0.84), ("restore", 0.08))
 ARGS_VERSION = 1
 # Exit status of the runner when LatentSync finished without handing frames to the encoder.
 EXIT_NO_FRAMES = 3
+# The bytedance/LatentSync commit the hooks patch, run by the real-code test lane.
+KNOWN_GOOD_COMMIT = "a229c3948406bc2cf6eaf4873e662e70c6a04746"
+KNOWN_GOOD = "bytedance/LatentSync a229c39 (2025-06-20)"
+# The first commit whose scripts/inference.py accepts every flag alpha passes (by its source).
+FIRST_WITH_FLAGS = "19d6ae6 (2025-06-16)"

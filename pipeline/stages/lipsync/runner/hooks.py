@@ -45,12 +45,23 @@ from typing import Any, Dict, List, Optional, Tuple
 import cv2
 import numpy as np
 
-from . import media, tensors
+from . import KNOWN_GOOD, KNOWN_GOOD_COMMIT, media, tensors
 from .smoothing import smooth_affines
 from .state import RunnerState
 
 FACE_NOT_DETECTED = "Face not detected"
-KNOWN_GOOD = "bytedance/LatentSync a229c39 (June 2025)"
+# What the hooks patch: name -> (module, class or None for the module itself, attribute).
+TARGETS = {
+    "latentsync.pipelines.lipsync_pipeline.read_video": ("latentsync.pipelines.lipsync_pipeline", None, "read_video"),
+    "latentsync.pipelines.lipsync_pipeline.write_video": ("latentsync.pipelines.lipsync_pipeline", None, "write_video"),
+    "LipsyncPipeline.affine_transform_video": ("latentsync.pipelines.lipsync_pipeline", "LipsyncPipeline",
+                                               "affine_transform_video"),
+    "LipsyncPipeline.paste_surrounding_pixels_back": ("latentsync.pipelines.lipsync_pipeline", "LipsyncPipeline",
+                                                      "paste_surrounding_pixels_back"),
+    "LipsyncPipeline.restore_video": ("latentsync.pipelines.lipsync_pipeline", "LipsyncPipeline", "restore_video"),
+    "ImageProcessor.affine_transform": ("latentsync.utils.image_processor", "ImageProcessor", "affine_transform"),
+    "AlignRestore.restore_img": ("latentsync.utils.affine_transform", "AlignRestore", "restore_img"),
+}
 
 _STATE: Optional[RunnerState] = None
 
@@ -81,28 +92,33 @@ def state() -> RunnerState:
 
 # -- installing ----------------------------------------------------------------------------
 
+def find_targets() -> Tuple[Dict[str, Tuple[Any, str]], List[str]]:
+    """Import LatentSync's modules (from the working directory) and look up every hook
+    target: ``({name: (owner, attribute)}, [names missing])``. An import error propagates."""
+    modules = {module: importlib.import_module(module) for module, _, _ in TARGETS.values()}
+    found: Dict[str, Tuple[Any, str]] = {}
+    missing: List[str] = []
+    for name, (module, cls, attr) in TARGETS.items():
+        owner = modules[module] if cls is None else getattr(modules[module], cls, None)
+        if owner is None or not hasattr(owner, attr):
+            missing.append(name)
+        else:
+            found[name] = (owner, attr)
+    return found, missing
+
+
 def install(run: RunnerState) -> List[str]:
     """Patch LatentSync (already importable from the working directory). Returns the targets."""
     global _STATE
-    lp = importlib.import_module("latentsync.pipelines.lipsync_pipeline")
-    ip = importlib.import_module("latentsync.utils.image_processor")
-    at = importlib.import_module("latentsync.utils.affine_transform")
-    pipeline_cls = getattr(lp, "LipsyncPipeline", None)
-    processor_cls = getattr(ip, "ImageProcessor", None)
-    align_cls = getattr(at, "AlignRestore", None)
-    wanted = {
-        "latentsync.pipelines.lipsync_pipeline.read_video": (lp, "read_video"),
-        "latentsync.pipelines.lipsync_pipeline.write_video": (lp, "write_video"),
-        "LipsyncPipeline.affine_transform_video": (pipeline_cls, "affine_transform_video"),
-        "LipsyncPipeline.paste_surrounding_pixels_back": (pipeline_cls, "paste_surrounding_pixels_back"),
-        "LipsyncPipeline.restore_video": (pipeline_cls, "restore_video"),
-        "ImageProcessor.affine_transform": (processor_cls, "affine_transform"),
-        "AlignRestore.restore_img": (align_cls, "restore_img"),
-    }
-    missing = [name for name, (owner, attr) in wanted.items() if owner is None or not hasattr(owner, attr)]
+    wanted, missing = find_targets()
     if missing:
         raise RuntimeError(f"this LatentSync checkout lacks {', '.join(missing)}; the alpha runner "
-                           f"patches the layout of {KNOWN_GOOD}")
+                           f"patches the layout of {KNOWN_GOOD}: check out that commit "
+                           f"(git checkout {KNOWN_GOOD_COMMIT})")
+    lp = importlib.import_module("latentsync.pipelines.lipsync_pipeline")
+    pipeline_cls = lp.LipsyncPipeline
+    processor_cls = importlib.import_module("latentsync.utils.image_processor").ImageProcessor
+    align_cls = importlib.import_module("latentsync.utils.affine_transform").AlignRestore
     originals: Dict[str, Any] = {name: getattr(owner, attr) for name, (owner, attr) in wanted.items()}
     run.originals = originals
     lp.read_video = _read_video
