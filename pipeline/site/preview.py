@@ -59,6 +59,13 @@ class Preview:
                 self.complain(str(exc))
                 self.reloader.failed(str(exc))
                 return False
+            except Exception as exc:  # noqa: BLE001 - a bug in one build must not stop the watcher
+                from ..crash import describe_unexpected
+
+                message = f"the build failed: {describe_unexpected(exc)}"
+                self.complain(message)
+                self.reloader.failed(message)
+                return False
             self.builds += 1
             for message in result.warnings:
                 self.complain(message)
