@@ -36,7 +36,8 @@ class Preview:
         self._stop = threading.Event()
         try:
             self.server = SiteServer(self.output, host, port, self.reloader,
-                                     log=self.say if log_requests else None)
+                                     log=self.say if log_requests else None,
+                                     link_targets=(project.state_dir / "store",))
         except OSError as exc:
             raise UserError(f"cannot listen on {host}:{port} ({exc.strerror or exc}); "
                             "pass another --port") from None
