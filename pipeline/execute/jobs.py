@@ -14,6 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..stages.base import ModelLoad
+
+__all__ = ["FileRef", "Job", "ModelLoad", "OutputFile", "Result"]
+
 
 @dataclass(frozen=True)
 class FileRef:
@@ -67,17 +71,3 @@ class Result:
     @property
     def ok(self) -> bool:
         return self.error is None
-
-
-@dataclass
-class ModelLoad:
-    """One load of a model into a worker, and the episodes that load served."""
-
-    backend: str
-    checkpoint: str
-    node: str
-    episodes: list[str] = field(default_factory=list)
-
-    def as_json(self) -> dict[str, Any]:
-        return {"backend": self.backend, "checkpoint": self.checkpoint, "node": self.node,
-                "episodes": list(self.episodes)}

@@ -85,7 +85,9 @@ class LocalBackend:
         self._done: queue.Queue[Result] = queue.Queue()
         self._cancel = threading.Event()
         self._threads: dict[str, threading.Thread] = {}
-        self.workers = None
+        from ..stages.lipsync.latentsync import ModelWorkers
+
+        self.workers = ModelWorkers(tmp / "workers", node=self.name)
 
     # -- the seam the scheduler uses ----------------------------------------------------
 
@@ -111,15 +113,16 @@ class LocalBackend:
     def cancel(self, grace: float) -> None:
         """Stop every job in flight; wait up to `grace` seconds for their threads to unwind."""
         self._cancel.set()
+        self.workers.kill_all()
         deadline = time.monotonic() + grace
         for thread in list(self._threads.values()):
             thread.join(max(0.0, deadline - time.monotonic()))
 
     def model_loads(self) -> list[ModelLoad]:
-        return []
+        return list(self.workers.loads)
 
     def close(self) -> None:
-        pass
+        self.workers.close_all()
 
     # -- one job, in its thread ---------------------------------------------------------
 

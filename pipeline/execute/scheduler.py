@@ -149,6 +149,7 @@ class Executor:
         self._pending: set[str] = set()                            # digests queued or running
         self._parked: dict[str, list[tuple[_Episode, str]]] = {}
         self._stopping = False
+        self._has_gpu = True
         self._finished: list[EpisodeOutcome] = []
 
     # -- the loop -----------------------------------------------------------------------
@@ -158,6 +159,7 @@ class Executor:
         Each is recorded (lock, report) the moment it finishes, in whatever order that is."""
         episodes = [_Episode(plan, order) for order, plan in enumerate(plans)]
         gpu_slots, cpu_count = self.backend.slots()
+        self._has_gpu = bool(gpu_slots)
         free = {"gpu": list(gpu_slots), "cpu": [f"cpu{k}" for k in range(cpu_count)]}
         try:
             for episode in episodes:
@@ -254,6 +256,9 @@ class Executor:
         missing = [field_ for field_, value in key.inputs.items() if not self.project.path(value["path"]).is_file()]
         if missing:
             raise EpisodeFailure(f"input files vanished since the plan: {', '.join(missing)}")
+        if stage_plan.gpus and not self._has_gpu:
+            raise EpisodeFailure(f"{name} needs a GPU ({name}.gpus: {stage_plan.gpus}) and the "
+                                 f"{self.backend.name} backend offers none")
         return Job(
             episode_id=episode.plan.id, stage=name, gpus=stage_plan.gpus, params=key.params,
             inputs={field_: FileRef(self.project.path(value["path"]), value["hash"])
@@ -294,7 +299,7 @@ class Executor:
     def _settle(self, episode: _Episode, job: Job, slot: str, result: Result) -> None:
         episode.running.discard(job.stage)
         try:
-            if episode.done or self._stopping and not result.ok:
+            if episode.done or (self._stopping and not result.ok):
                 pass  # its episode already failed, or the render is being stopped
             elif not result.ok:
                 self._fail(episode, result.error or "failed", result.details)

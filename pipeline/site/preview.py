@@ -36,7 +36,8 @@ class Preview:
         self._stop = threading.Event()
         try:
             self.server = SiteServer(self.output, host, port, self.reloader,
-                                     log=self.say if log_requests else None)
+                                     log=self.say if log_requests else None,
+                                     link_targets=(project.state_dir / "store",))
         except OSError as exc:
             raise UserError(f"cannot listen on {host}:{port} ({exc.strerror or exc}); "
                             "pass another --port") from None
@@ -58,6 +59,13 @@ class Preview:
             except (UserError, Failure) as exc:
                 self.complain(str(exc))
                 self.reloader.failed(str(exc))
+                return False
+            except Exception as exc:  # noqa: BLE001 - a bug in one build must not stop the watcher
+                from ..crash import describe_unexpected
+
+                message = f"the build failed: {describe_unexpected(exc)}"
+                self.complain(message)
+                self.reloader.failed(message)
                 return False
             self.builds += 1
             for message in result.warnings:

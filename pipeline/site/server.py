@@ -104,8 +104,11 @@ class SiteServer(ThreadingHTTPServer):
     allow_reuse_address = True
 
     def __init__(self, root: Path, host: str = "127.0.0.1", port: int = 8000,
-                 reloader: Reloader | None = None, log: Callable[[str], None] | None = None):
+                 reloader: Reloader | None = None, log: Callable[[str], None] | None = None,
+                 link_targets: tuple[Path, ...] = ()):
         self.root = Path(root)
+        # Where the site's symlinks may lead (the store): a link out of these is never followed.
+        self.link_targets = tuple(Path(folder) for folder in link_targets)
         self.reloader = reloader
         self.log = log
         super().__init__((host, port), SiteHandler)
@@ -165,8 +168,8 @@ class SiteHandler(BaseHTTPRequestHandler):
                 if not os.path.isfile(target):
                     self._not_found(head)
                     return
-            if not os.path.isfile(target):  # follows symlinks: a dangling one is missing
-                self._not_found(head)
+            if not os.path.isfile(target) or not self._allowed(target):
+                self._not_found(head)  # a dangling link, or one that leads out of the site
                 return
             self._file(target, head)
         except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError):
@@ -179,6 +182,15 @@ class SiteHandler(BaseHTTPRequestHandler):
         if any(part.startswith(".") and part != ".well-known" for part in parts) or "\0" in normal:
             return None
         return os.path.join(self.server.root, *parts)
+
+    def _allowed(self, target: str) -> bool:
+        """Whether `target`, its symlinks followed, stays in the site folder or the store."""
+        real = os.path.realpath(target)
+        for folder in (self.server.root, *self.server.link_targets):
+            base = os.path.realpath(folder)
+            if real == base or real.startswith(base.rstrip(os.sep) + os.sep):
+                return True
+        return False
 
     def _redirect(self, location: str) -> None:
         self.send_response(HTTPStatus.MOVED_PERMANENTLY)

@@ -54,6 +54,20 @@ class StageRun:
 
 
 @dataclass
+class ModelLoad:
+    """One load of a model into a worker process, and the episodes that load served."""
+
+    backend: str
+    checkpoint: str
+    node: str
+    episodes: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"backend": self.backend, "checkpoint": self.checkpoint, "node": self.node,
+                "episodes": list(self.episodes)}
+
+
+@dataclass
 class StageResult:
     outputs: dict[str, Path]  # output name -> file inside the work folder
     metrics: dict[str, Any] = field(default_factory=dict)

@@ -8,6 +8,7 @@ flight (to check slots). The stages they run are the real ones.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import threading
 import time
@@ -37,6 +38,9 @@ def pristine(tmp_path_factory) -> Path:
     config.write_text(config.read_text().replace("backend: preview", "backend: none"))
     for seed, (episode, seconds) in enumerate(VOICE_SECONDS.items(), start=1):
         synth_speech(root / f"media/{episode.split('-')[0]}-voice.wav", seconds=seconds, seed=seed)
+    # Proof times within the short voices (a time past the end is a manifest error).
+    for manifest in [config, *sorted((root / "episodes").glob("*.yaml"))]:
+        manifest.write_text(re.sub(r"(\n\s*at:\s*)\[[^\]]*\]", r"\g<1>[0.5]", manifest.read_text()))
     return root
 
 
@@ -158,7 +162,7 @@ def test_out_of_order_completion_is_recorded_per_episode(demo):
         # Every stage's record is its own episode's: its voice, and outputs made from it.
         voice = f"media/{episode.split('-')[0]}-voice.wav"
         assert entry["stages"]["lipsync"]["inputs"]["audio.voice"]["path"] == voice
-        assert entry["stages"]["mux"]["upstream"]["lipsync.video"] == entry["stages"]["lipsync"]["outputs"]["video"]["hash"]
+        assert entry["stages"]["mux"]["upstream"]["restore.video"] == entry["stages"]["restore"]["outputs"]["video"]["hash"]
         assert abs(probe(demo / entry["stages"]["mux"]["outputs"]["video"]["path"]).duration - seconds) < 0.1
     assert run_alpha("-C", str(demo), "status", "--check").exit_code == 0
 
@@ -182,7 +186,7 @@ def test_one_cpu_slot_runs_one_stage_at_a_time_finishing_episodes_first(demo):
     assert backend.peaks == {"gpu": 0, "cpu": 1}
     started = [event[1] for event in reporter.events if event[0] == "start"]
     # The episode closest to done goes first: ep01 is finished before ep02 begins.
-    assert started[:4] == [f"ep01-hello/{stage}" for stage in ("source", "lipsync", "mux", "proof")]
+    assert started[:5] == [f"ep01-hello/{stage}" for stage in ("source", "lipsync", "restore", "mux", "proof")]
 
 
 def test_identical_work_runs_once_even_side_by_side(demo):
@@ -206,10 +210,10 @@ def test_render_json_reports_stages_and_model_loads(demo):
     assert report["model_loads"] == []  # the `none` backend loads no model
     for episode in report["episodes"]:
         stages = episode["stages"]
-        assert [s["name"] for s in stages] == ["source", "lipsync", "mux", "proof"]
+        assert [s["name"] for s in stages] == ["source", "lipsync", "restore", "mux", "proof"]
         assert all(s["node"] == "local" for s in stages)
         # The three share one portrait: its source stage ran once and was reused twice.
-        expected = ["ran"] * 4 if episode["id"] == "ep01-hello" else ["reused", "ran", "ran", "ran"]
+        expected = ["ran"] * 5 if episode["id"] == "ep01-hello" else ["reused", "ran", "ran", "ran", "ran"]
         assert [s["how"] for s in stages] == expected
         assert all(s["seconds"] > 0 for s in stages if s["how"] == "ran")
     # Plain progress without a terminal: a line per stage, naming its slot.
@@ -218,10 +222,26 @@ def test_render_json_reports_stages_and_model_loads(demo):
     episode.write_text(episode.read_text() + "proof: {at: [1]}\n")
     [ep03] = json.loads(run_alpha("-C", str(demo), "render", "--json").stdout)["episodes"]
     assert [(s["name"], s["how"]) for s in ep03["stages"]] == [
-        ("source", "reused"), ("lipsync", "reused"), ("mux", "reused"), ("proof", "ran")]
+        ("source", "reused"), ("lipsync", "reused"), ("restore", "reused"), ("mux", "reused"), ("proof", "ran")]
 
 
 def test_jobs_must_be_positive(demo):
     result = run_alpha("-C", str(demo), "render", "--jobs", "0")
     assert result.exit_code == 2
     assert "--jobs must be at least 1" in result.stderr and "Traceback" not in result.stderr
+
+
+class NoGpu(LocalBackend):
+    """The local backend offering CPU slots only, as a cluster without a GPU node would."""
+
+    def slots(self):
+        return [], self.cpu_slots
+
+
+def test_a_gpu_stage_without_a_gpu_slot_fails_its_episode_with_a_reason(demo):
+    config = demo / "alpha.yaml"
+    config.write_text(config.read_text().replace("backend: none", "backend: none\n    gpus: 1"))
+    outcomes, _, _ = execute(demo, NoGpu)
+    assert [(o.id, o.ok) for o in outcomes] == [(episode, False) for episode in EPISODES]
+    assert all(o.error == "lipsync needs a GPU (lipsync.gpus: 1) and the local backend offers none"
+               for o in outcomes)

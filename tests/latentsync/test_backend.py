@@ -122,11 +122,11 @@ def test_launches_runner_in_checkout_with_the_checkpoints_own_config(run, media)
     work = run.job.work.resolve()
     for name in ("--temp_dir", "--video_path", "--video_out_path"):
         assert Path(flag(argv, name)).is_relative_to(work), name
-    # LatentSync's own parser read the flags, in the checkout, through our runner module.
+    # The runner, serving in the checkout, built the pipeline from the checkpoint the flags name.
     first = run.log.splitlines()[0]
-    assert first.startswith(f"$ (cd {run.checkout} && {sys.executable} -m pipeline.stages.lipsync.runner ")
+    assert first == f"$ (cd {run.checkout} && {sys.executable} -m pipeline.stages.lipsync.runner --serve)"
     assert f"Stand-in working directory: {run.checkout}" in run.log
-    assert "Loaded checkpoint path: checkpoints/latentsync-1.5/latentsync_unet.pt" in run.log
+    assert "Stand-in UNet loaded from checkpoints/latentsync-1.5/latentsync_unet.pt" in run.log
     assert "alpha runner (pid" in run.log
 
 

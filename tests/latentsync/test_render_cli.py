@@ -59,7 +59,8 @@ def test_render_status_and_checkpoint_key(project):
 
     # A paste-back change re-runs the CPU stages from the stored crops, never LatentSync.
     episode = project / "episodes/ep01.yaml"
-    episode.write_text(episode.read_text() + "restore: {blend: alpha, blur: 4}\n")
+    # Stock-like feathering shows its seam, so this episode's seam gate is off (as the demo's ep01).
+    episode.write_text(episode.read_text() + "restore: {blend: alpha, blur: 4}\nquality: {seam_max: null}\n")
     status = json.loads(run_alpha("-C", str(project), "status", "--json").stdout)["episodes"][0]
     assert [s["name"] for s in status["stages"] if s["run"]] == ["restore", "mux", "proof"]
     result = run_alpha("-C", str(project), "render", "--json")

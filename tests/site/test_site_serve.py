@@ -17,7 +17,7 @@ from tests.site.common import TODAY
 
 @pytest.fixture(scope="module")
 def server(built_demo):
-    site = SiteServer(built_demo / "site", port=0)
+    site = SiteServer(built_demo / "site", port=0, link_targets=(built_demo / ".alpha" / "store",))
     thread = threading.Thread(target=site.serve_forever, daemon=True)
     thread.start()
     yield site
@@ -33,6 +33,31 @@ def request(server, path: str, method: str = "GET", headers: dict | None = None)
     body = response.read()
     connection.close()
     return response, body
+
+
+def test_a_symlink_out_of_the_site_and_the_store_is_never_followed(built_demo, tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not for the web")
+    site_dir = tmp_path / "site"
+    site_dir.mkdir()
+    (site_dir / "index.html").write_text("<!doctype html><title>x</title>")
+    (site_dir / "leak.txt").symlink_to(secret)
+    (site_dir / "up").symlink_to(tmp_path, target_is_directory=True)
+    store = built_demo / ".alpha" / "store"
+    stored = next(path for path in store.rglob("*.mp4"))
+    (site_dir / "video.mp4").symlink_to(stored)
+    site = SiteServer(site_dir, port=0, link_targets=(store,))
+    thread = threading.Thread(target=site.serve_forever, daemon=True)
+    thread.start()
+    try:
+        for path in ("/leak.txt", "/up/secret.txt"):
+            response, body = request(site, path)
+            assert response.status == 404 and b"not for the web" not in body, path
+        response, body = request(site, "/video.mp4")
+        assert response.status == 200 and body == stored.read_bytes()
+    finally:
+        site.shutdown()
+        site.server_close()
 
 
 def test_range_requests_on_a_video_behind_a_symlink(server, built_demo):

@@ -1,17 +1,20 @@
 """The `latentsync` lip-sync backend: LatentSync in its own Python, driven through our runner.
 
 alpha never imports LatentSync. It resolves the checkout, its Python and the checkpoint with
-the config that belongs to it, makes the 25 fps input clip LatentSync wants, then spawns
+the config that belongs to it, makes the 25 fps input clip LatentSync wants and an args file,
+and hands the episode to a warm worker (:class:`ModelWorkers`): one process per GPU for the
+whole render batch,
 
-    <latentsync python> -m pipeline.stages.lipsync.runner <work>/latentsync/args.json
+    <latentsync python> -m pipeline.stages.lipsync.runner --serve
 
 with the working directory at the checkout root and a minimal view of alpha's package
 (:func:`child_env`) prepended to PYTHONPATH. The runner (:mod:`pipeline.stages.lipsync.runner`)
-patches LatentSync in memory — no file of the checkout is touched — and runs ``scripts/inference.py`` with the same flags as
-``python -m scripts.inference``. It hands back what every backend hands the restore stage: the
-frames LatentSync aligned (the 25 fps input clip), the generated crop of every frame (lossless
-crops video) and the alignment track, which this module completes with the shots and the
-generated region of LatentSync's mask.png. Only this module spawns LatentSync.
+patches LatentSync in memory (no file of the checkout is touched), builds its pipeline from
+the classes of ``scripts/inference.py`` once per checkpoint and renders each episode sent to
+it. It hands back what every backend hands the restore stage: the frames LatentSync aligned
+(the 25 fps input clip), the generated crop of every frame (lossless crops video) and the
+alignment track, which this module completes with the shots and the generated region of
+LatentSync's mask.png. Only this module spawns LatentSync.
 
 The runner still pastes back and encodes in LatentSync's process, as it did before the restore
 stage existed; until it becomes capture-only (it must land on the real-code test lane) alpha
@@ -27,6 +30,7 @@ import os
 import shutil
 import signal
 import subprocess
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,9 +38,9 @@ from typing import Any, Callable
 
 from ...errors import Failure, UserError
 from ...project.schema import Checkpoint, LatentSyncSettings
-from ..base import StageResult, StageRun
-from .runner import (ARGS_VERSION, EXIT_NO_FRAMES, FIRST_WITH_FLAGS, KNOWN_GOOD, KNOWN_GOOD_COMMIT, PHASES,
-                     PROGRESS_PREFIX)
+from ..base import ModelLoad, StageResult, StageRun
+from .runner import (ARGS_VERSION, DONE_PREFIX, EXIT_NO_FRAMES, FIRST_WITH_FLAGS, KNOWN_GOOD, KNOWN_GOOD_COMMIT,
+                     LOAD_PREFIX, PHASES, PROGRESS_PREFIX)
 
 LATENTSYNC_FPS = 25
 # The input clip is an intermediate LatentSync decodes once: near-lossless, made quickly.
@@ -245,11 +249,8 @@ def _arg(root: Path, value: str) -> str:
 
 @dataclass(frozen=True)
 class Invocation:
-    """The LatentSync child process: command, working directory, environment, files."""
+    """One episode for the runner: its args file, its log and the files it writes."""
 
-    cmd: list[str]
-    cwd: Path
-    env: dict[str, str]
     args_file: Path
     log: Path
     output: Path
@@ -268,6 +269,10 @@ class Invocation:
 def run_latentsync(job: StageRun, settings: LatentSyncSettings, project_root: Path) -> StageResult:
     """Lip-sync `job` with LatentSync; returns the restore stage's inputs and the runner's
     telemetry.
+
+    The episode goes to the warm worker of the job's GPU (``job.workers``, one LatentSync
+    process per device for the whole batch, models loaded once per checkpoint); without one,
+    a worker is started for this episode alone.
 
     Outputs (names as the preview backend's, so the restore and proof stages read either):
 
@@ -301,12 +306,14 @@ def run_latentsync(job: StageRun, settings: LatentSyncSettings, project_root: Pa
     voice = job.inputs["audio.voice"].resolve()
     duration = probe(voice).duration
     frames = frame_count(duration, LATENTSYNC_FPS)
-    invocation = prepare(job, checkout, project_root, voice, duration, frames)
+    invocation = prepare(job, checkout, voice, duration, frames)
     started = time.monotonic()
     for path in invocation.products:
         path.unlink(missing_ok=True)  # nothing stale can pass for this run's output
+    workers = job.workers if job.workers is not None else ModelWorkers(invocation.log.parent / "worker")
     try:
-        _run_child(invocation, job.progress, frames)
+        worker = workers.worker(checkout, project_root, job.device)
+        worker.render(invocation, job.episode_id, version, job.progress, frames)
         for name, path in (("encode", invocation.output), ("telemetry", invocation.telemetry),
                            ("crops video", invocation.crops), ("track", invocation.track)):
             if not path.is_file():
@@ -317,6 +324,9 @@ def run_latentsync(job: StageRun, settings: LatentSyncSettings, project_root: Pa
         for path in invocation.products:
             path.unlink(missing_ok=True)
         raise
+    finally:
+        if job.workers is None:
+            workers.close_all()
     metrics = summary(telemetry)
     metrics.update(checkpoint=version, resolution=checkout.resolution, duration=duration,
                    seconds=round(time.monotonic() - started, 3))
@@ -326,9 +336,8 @@ def run_latentsync(job: StageRun, settings: LatentSyncSettings, project_root: Pa
     return StageResult(outputs, metrics)
 
 
-def prepare(job: StageRun, checkout: Checkout, project_root: Path, voice: Path, duration: float,
-            frames: int) -> Invocation:
-    """Make the input clip and the args file; return how to launch the runner."""
+def prepare(job: StageRun, checkout: Checkout, voice: Path, duration: float, frames: int) -> Invocation:
+    """Make the input clip and the args file of one episode."""
     from ...media import ffmpeg_exe, loop_video, still_to_video
     from ...media.filters import LOSSLESS_RGB_ARGS, LOSSLESS_RGB_SUFFIX, TO_YUV420, rate, x264_args
 
@@ -380,11 +389,183 @@ def prepare(job: StageRun, checkout: Checkout, project_root: Path, voice: Path, 
     }
     args_file = own / "args.json"
     args_file.write_text(json.dumps(args, indent=1), encoding="utf-8")
-    env = child_env(own, project_root)
-    cmd = [str(checkout.python), "-m", RUNNER_MODULE, str(args_file)]
-    return Invocation(cmd=cmd, cwd=checkout.root, env=env, args_file=args_file, log=own / "latentsync.log",
-                      output=output, telemetry=telemetry, temp_dir=temp_dir, original=clip, crops=crops,
-                      track=track)
+    return Invocation(args_file=args_file, log=own / "latentsync.log", output=output, telemetry=telemetry,
+                      temp_dir=temp_dir, original=clip, crops=crops, track=track)
+
+
+# -- the warm workers ----------------------------------------------------------------------
+
+class ModelWorkers:
+    """The LatentSync processes of one render batch: one per GPU (and checkout), started on
+    first use and kept, with their models loaded, for every episode sent to that GPU.
+
+    A worker whose episode failed has exited (the runner leaves after a failure, so CUDA
+    state never carries over); the next episode on that GPU starts a fresh one. `loads` lists
+    every model load with the episodes it served. `home` holds the workers' PYTHONPATH views
+    and must outlive them (the batch's tmp folder).
+    """
+
+    def __init__(self, home: Path, node: str = "local"):
+        self.home = home
+        self.node = node
+        self.loads: list[ModelLoad] = []
+        self._workers: dict[tuple[str, str, str | None], WarmWorker] = {}
+        self._guard = threading.Lock()
+
+    def worker(self, checkout: Checkout, project_root: Path, device: str | None) -> "WarmWorker":
+        key = (str(checkout.python), str(checkout.root), device)
+        with self._guard:
+            if key not in self._workers:
+                home = self.home / f"worker-{len(self._workers)}"
+                env = child_env(home, project_root)
+                if device is not None:
+                    env["CUDA_VISIBLE_DEVICES"] = device
+                cmd = [str(checkout.python), "-m", RUNNER_MODULE, "--serve"]
+                self._workers[key] = WarmWorker(cmd, checkout.root, env, self.node, self.loads)
+            return self._workers[key]
+
+    def kill_all(self) -> None:
+        """Stop every worker now (Ctrl-C): their episodes fail and their process groups die."""
+        with self._guard:
+            workers = list(self._workers.values())
+        for worker in workers:
+            worker.kill()
+
+    def close_all(self) -> None:
+        """End the batch: each worker exits at the end of its requests (killed if it lingers)."""
+        with self._guard:
+            workers, self._workers = list(self._workers.values()), {}
+        for worker in workers:
+            worker.close()
+        shutil.rmtree(self.home, ignore_errors=True)
+
+
+class WarmWorker:
+    """One LatentSync process that renders the episodes sent to it, one at a time."""
+
+    def __init__(self, cmd: list[str], cwd: Path, env: dict[str, str], node: str, loads: list[ModelLoad]):
+        self.cmd, self.cwd, self.env, self.node = cmd, cwd, env, node
+        self.loads = loads
+        self.proc: subprocess.Popen | None = None
+        self.load: ModelLoad | None = None        # what the running process has loaded
+        self.episodes = 0                         # served by the running process
+
+    def render(self, invocation: Invocation, episode_id: str, checkpoint: str,
+               progress: Callable[[int, int], None], frames: int) -> None:
+        """Render one episode; its output goes to its own log. Raises Failure when it fails
+        (the process is gone then); on any other exception the process group is killed."""
+        tail: collections.deque[str] = collections.deque(maxlen=LOG_TAIL_LINES)
+        meter = _Progress(progress, frames)
+        with open(invocation.log, "wb") as log:
+            if self.proc is None:
+                self._start(log)
+            else:
+                log.write(f"(warm LatentSync worker, pid {self.proc.pid}: episode {self.episodes + 1} of this "
+                          f"process; models loaded for {self.load.checkpoint if self.load else '-'})\n".encode())
+            log.flush()
+            proc = self.proc
+            assert proc is not None and proc.stdin is not None
+            try:
+                proc.stdin.write((json.dumps({"args": str(invocation.args_file)}) + "\n").encode())
+                proc.stdin.flush()
+                status = self._pump(proc, log, tail, meter, checkpoint)
+            except BrokenPipeError:
+                status = None
+            except BaseException:
+                self.kill()
+                raise
+            self.episodes += 1
+            if status == 0:
+                assert self.load is not None
+                self.load.episodes.append(episode_id)
+                meter.finish()
+                return
+            code = self._reap(proc)
+        if status is None:
+            if code is not None and code < 0:
+                why = f"killed by signal {-code}" + (" (out of memory?)" if -code == signal.SIGKILL else "")
+            else:
+                why = f"exit status {code}"
+        elif status == EXIT_NO_FRAMES:
+            why = "it returned without writing its frames"
+        else:
+            why = f"exit status {status}"
+        lines = "\n".join(tail) or "(no output)"
+        raise Failure(f"LatentSync failed ({why}); last lines of its log:\n{lines}")
+
+    def _start(self, log) -> None:
+        log.write(f"$ (cd {self.cwd} && {' '.join(self.cmd)})\n".encode())
+        try:
+            self.proc = subprocess.Popen(self.cmd, cwd=self.cwd, env=self.env, stdin=subprocess.PIPE,
+                                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+        except OSError as exc:
+            raise Failure(f"cannot start LatentSync's Python {self.cmd[0]}: {exc}") from None
+        self.load = None
+        self.episodes = 0
+        self._pending = b""
+
+    def _pump(self, proc: subprocess.Popen, log, tail: collections.deque, meter: "_Progress",
+              checkpoint: str) -> int | None:
+        """Copy the worker's output to the episode's log line by line (tqdm's carriage returns
+        end lines too) until it says the episode is done: its status, or None if it died."""
+        assert proc.stdout is not None
+        while True:
+            *lines, self._pending = self._pending.replace(b"\r", b"\n").split(b"\n")
+            for number, raw in enumerate(lines):
+                text = raw.decode("utf-8", "replace").rstrip()
+                if text.startswith(DONE_PREFIX):
+                    rest = b"\n".join(lines[number + 1:])
+                    self._pending = rest + (b"\n" if rest else b"") + self._pending
+                    return int(text.split()[1])
+                if text.startswith(LOAD_PREFIX):
+                    self.load = ModelLoad("latentsync", checkpoint, self.node)
+                    self.loads.append(self.load)
+                _line(raw, text, log, tail, meter)
+            chunk = proc.stdout.read1(65536)
+            if not chunk:
+                if self._pending:
+                    _line(self._pending, self._pending.decode("utf-8", "replace").rstrip(), log, tail, meter)
+                    self._pending = b""
+                return None
+            self._pending += chunk
+
+    def _reap(self, proc: subprocess.Popen) -> int | None:
+        """The exit code of a worker that is leaving after a failure (killed if it lingers)."""
+        try:
+            code = proc.wait(timeout=KILL_GRACE_S)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            return proc.returncode
+        self._close_pipes(proc)
+        self.proc = None
+        return code
+
+    def kill(self) -> None:
+        proc, self.proc = self.proc, None
+        if proc is not None:
+            _kill_group(proc)
+            self._close_pipes(proc)
+
+    def close(self) -> None:
+        proc, self.proc = self.proc, None
+        if proc is None:
+            return
+        try:
+            assert proc.stdin is not None
+            proc.stdin.close()  # end of requests: the runner leaves
+            proc.wait(timeout=KILL_GRACE_S)
+        except (OSError, subprocess.TimeoutExpired):
+            _kill_group(proc)
+        self._close_pipes(proc)
+
+    @staticmethod
+    def _close_pipes(proc: subprocess.Popen) -> None:
+        for pipe in (proc.stdin, proc.stdout):
+            if pipe is not None:
+                try:
+                    pipe.close()
+                except OSError:
+                    pass
 
 
 def child_env(own: Path, project_root: Path) -> dict[str, str]:
@@ -424,57 +605,7 @@ def child_env(own: Path, project_root: Path) -> dict[str, str]:
     return env
 
 
-def _run_child(invocation: Invocation, progress: Callable[[int, int], None], frames: int) -> None:
-    """Run the runner to completion, logging its output and reporting progress. On any
-    exception (KeyboardInterrupt included) its whole process group is killed first."""
-    tail: collections.deque[str] = collections.deque(maxlen=LOG_TAIL_LINES)
-    meter = _Progress(progress, frames)
-    with open(invocation.log, "wb") as log:
-        log.write(f"$ (cd {invocation.cwd} && {' '.join(invocation.cmd)})\n".encode())
-        log.flush()
-        try:
-            proc = subprocess.Popen(invocation.cmd, cwd=invocation.cwd, env=invocation.env,
-                                    stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                    stderr=subprocess.STDOUT, start_new_session=True)
-        except OSError as exc:
-            raise Failure(f"cannot start LatentSync's Python {invocation.cmd[0]}: {exc}") from None
-        try:
-            _pump(proc, log, tail, meter)
-            code = proc.wait()
-        except BaseException:
-            _kill_group(proc)
-            raise
-        finally:
-            if proc.stdout is not None:
-                proc.stdout.close()
-    if code != 0:
-        if code < 0:
-            why = f"killed by signal {-code}" + (" (out of memory?)" if -code == signal.SIGKILL else "")
-        elif code == EXIT_NO_FRAMES:
-            why = "it returned without writing its frames"
-        else:
-            why = f"exit status {code}"
-        lines = "\n".join(tail) or "(no output)"
-        raise Failure(f"LatentSync failed ({why}); last lines of its log:\n{lines}")
-    meter.finish()
-
-
-def _pump(proc: subprocess.Popen, log, tail: collections.deque, meter: "_Progress") -> None:
-    """Copy the child's output to the log line by line (tqdm's carriage returns end lines too),
-    keeping the last lines and turning the runner's progress lines into progress calls."""
-    assert proc.stdout is not None
-    pending = b""
-    while chunk := proc.stdout.read1(65536):
-        pending += chunk
-        *lines, pending = pending.replace(b"\r", b"\n").split(b"\n")
-        for raw in lines:
-            _line(raw, log, tail, meter)
-    if pending:
-        _line(pending, log, tail, meter)
-
-
-def _line(raw: bytes, log, tail: collections.deque, meter: "_Progress") -> None:
-    text = raw.decode("utf-8", "replace").rstrip()
+def _line(raw: bytes, text: str, log, tail: collections.deque, meter: "_Progress") -> None:
     if not text:
         return
     if text.startswith(PROGRESS_PREFIX):

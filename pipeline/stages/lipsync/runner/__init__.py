@@ -6,8 +6,9 @@ Launched by :mod:`pipeline.stages.lipsync.latentsync` as
 
 with the working directory at the LatentSync checkout and alpha's package prepended to
 PYTHONPATH. It patches a few classes and module attributes of LatentSync (never a file of the
-checkout), then runs ``scripts/inference.py`` exactly as ``python -m scripts.inference`` would,
-with the flags alpha chose. The hooks (see :mod:`.hooks`):
+checkout), builds LatentSync's pipeline from the classes ``scripts/inference.py`` uses, the way
+it does, and renders each requested episode with the flags alpha chose, keeping the models
+loaded between episodes (:mod:`.serve`). The hooks (see :mod:`.hooks`):
 
 * the input video is read straight from the 25 fps clip alpha made (no re-encode into the
   checkout's ``./temp``);
@@ -38,6 +39,9 @@ PHASES = (("align", 0.08), ("infer", 0.84), ("restore", 0.08))
 ARGS_VERSION = 1
 # Exit status of the runner when LatentSync finished without handing frames to the encoder.
 EXIT_NO_FRAMES = 3
+# Lines of the serve protocol (see .serve): models (re)loaded, in seconds; an episode's status.
+LOAD_PREFIX = "@alpha-load"
+DONE_PREFIX = "@alpha-done"
 # The bytedance/LatentSync commit the hooks patch, run by the real-code test lane.
 KNOWN_GOOD_COMMIT = "a229c3948406bc2cf6eaf4873e662e70c6a04746"
 KNOWN_GOOD = "bytedance/LatentSync a229c39 (2025-06-20)"

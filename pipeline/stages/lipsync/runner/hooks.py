@@ -135,6 +135,17 @@ def install(run: RunnerState) -> List[str]:
     return list(wanted)
 
 
+def activate(run: RunnerState) -> List[str]:
+    """Point the hooks at a new episode's state, installing them on the first call (a warm
+    worker renders many episodes; each gets a clean state). Returns the targets patched now."""
+    global _STATE
+    if _STATE is None:
+        return install(run)
+    run.originals = _STATE.originals
+    _STATE = run
+    return []
+
+
 # -- 1. reading the input ------------------------------------------------------------------
 
 def _read_video(video_path, *args, **kwargs):

@@ -29,7 +29,6 @@ def main(config, args):
     print(f"Input video path: {args.video_path}")
     print(f"Input audio path: {args.audio_path}")
     print(f"Loaded checkpoint path: {args.inference_ckpt_path}")
-    print(f"Stand-in working directory: {os.getcwd()}")
 
     scheduler = DDIMScheduler.from_pretrained("configs")
 
@@ -48,7 +47,7 @@ def main(config, args):
     )
 
     vae = AutoencoderKL.from_pretrained("stabilityai/sd-vae-ft-mse", torch_dtype=dtype)
-    vae.config.scaling_factor = 1.0  # the real script sets 0.18215 for the SD VAE
+    vae.config.scaling_factor = 0.18215
     vae.config.shift_factor = 0
 
     unet, _ = UNet3DConditionModel.from_pretrained(

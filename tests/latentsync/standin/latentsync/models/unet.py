@@ -7,6 +7,8 @@ latents (here: pixels) to that prediction over the denoising steps.
 """
 
 import json
+import os
+import time
 
 import torch
 
@@ -36,7 +38,10 @@ class UNet3DConditionModel:
     def from_pretrained(cls, model_config, ckpt_path, device="cpu"):
         with open(ckpt_path, encoding="utf-8") as handle:
             meta = json.load(handle)
+        # A real UNet takes tens of seconds to load on a GPU box; benchmarks simulate that.
+        time.sleep(float(os.environ.get("STANDIN_LOAD_SECONDS", "0")))
         print(f"Stand-in UNet loaded from {ckpt_path}: {meta}")
+        print(f"Stand-in working directory: {os.getcwd()}")
         return cls(model_config, meta), meta
 
     def to(self, dtype=None, device=None):

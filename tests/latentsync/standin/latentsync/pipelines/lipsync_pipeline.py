@@ -16,6 +16,7 @@ import os
 import shutil
 import signal
 import subprocess
+import time
 from typing import Optional
 
 import numpy as np
@@ -43,7 +44,9 @@ class LipsyncPipeline(DiffusionPipeline):
         return self.device
 
     def decode_latents(self, latents):
-        latents = latents / self.vae.config.scaling_factor + self.vae.config.shift_factor
+        # Stand-in latents are pixels: the SD VAE's scaling factor (0.18215, which
+        # scripts/inference.py sets) has nothing to undo here.
+        latents = latents + self.vae.config.shift_factor
         b, c, f, h, w = latents.shape
         return latents.permute(0, 2, 1, 3, 4).reshape(b * f, c, h, w)
 
@@ -164,11 +167,18 @@ class LipsyncPipeline(DiffusionPipeline):
         all_latents = torch.zeros((1, 3, len(whisper_chunks), height, width), dtype=weight_dtype)
 
         crash_at = os.environ.get("STANDIN_CRASH_AT_CHUNK")
+        crash_audio = os.environ.get("STANDIN_CRASH_ON_AUDIO")
+        if crash_audio and os.path.basename(audio_path) == crash_audio:
+            crash_at = "0"
+        if os.environ.get("STANDIN_RAISE_ON_AUDIO") == os.path.basename(audio_path):
+            raise RuntimeError("stand-in: simulated out of memory (CUDA out of memory. Tried to allocate 2 GiB)")
         num_inferences = math.ceil(len(whisper_chunks) / num_frames)
         for i in tqdm.tqdm(range(num_inferences), desc="Doing inference..."):
             if crash_at is not None and i == int(crash_at):
                 print(f"stand-in: simulated crash at chunk {i}", flush=True)
                 os.kill(os.getpid(), signal.SIGKILL)
+            # A SIMULATED GPU: the time a real card spends on this chunk's diffusion, slept.
+            time.sleep(float(os.environ.get("STANDIN_GPU_SECONDS_PER_CHUNK", "0")))
             audio_embeds = torch.stack(whisper_chunks[i * num_frames: (i + 1) * num_frames]).to(dtype=weight_dtype)
             if do_classifier_free_guidance:
                 audio_embeds = torch.cat([torch.zeros_like(audio_embeds), audio_embeds])
