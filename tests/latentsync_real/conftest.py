@@ -173,10 +173,9 @@ def make_project(latentsync_env):
             defaults:
               video: {{width: {scene.W}, height: {scene.H}, crf: 0, preset: veryfast}}
               proof: {{at: [0.2]}}
-              # Clips of 0.4 s keep the real code's CPU renders short; random weights make
-              # noise of the mouth, so the seam gate (meant for real output) is off here.
-              min_duration: 0.2
+              # Random weights make noise of the mouth: the seam gate (meant for real output) is off.
               quality: {{faces_missed_max: 0.5, seam_max: null}}
+              min_duration: 0.2  # the lane's voices are 0.4 s: the real code is slow on a CPU
         """)
         for episode in episodes:
             clip = scene.write_clip(media / f"{episode.id}.mp4", episode.frames, episode.faceless)
