@@ -85,7 +85,7 @@ def build_report(project: Project, episode_id: str, version: int, records: dict[
         # Outputs too: a render the gate stops is recorded nowhere else, and its proof images
         # are the evidence (`alpha proof EP --failed`).
         "stages": {name: {"how": how.get(name, "kept"), "seconds": record.get("seconds"),
-                          "outputs": record.get("outputs") or {}}
+                          "metrics": record.get("metrics") or {}, "outputs": record.get("outputs") or {}}
                    for name, record in records.items()},
         "quality": quality_figures(records),
         # Logs the stages kept (e.g. LatentSync's), by stage: store paths relative to the project.
@@ -155,3 +155,21 @@ def write_report(project: Project, report: dict[str, Any], name: str) -> str:
     path = folder / f"{name}.json"
     atomic_write_text(path, json.dumps(report, indent=2, sort_keys=True) + "\n")
     return str(path.relative_to(project.root))
+
+
+def render_seconds(project: Project, entry: dict[str, Any]) -> float | None:
+    """The stage seconds of the render an alpha.lock entry records, from its report (timings
+    live only there); None where this machine has no report of it (a lock made elsewhere)."""
+    name = entry.get("report")
+    if not name:
+        return None
+    path = project.root / name
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise Failure(f"cannot read the render report {name}: {exc}") from None
+    seconds = [stage.get("seconds") for stage in (report.get("stages") or {}).values()]
+    return sum(float(value) for value in seconds if value) or None
+

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ..plan.hashing import HashCache
-from ..plan.lock import Lock, read_lock, same_outputs, write_lock
+from ..plan.lock import Lock, lock_record, read_lock, same_outputs, write_lock
 from ..plan.plan import EpisodePlan, StagePlan, key_digest
 from ..project.model import Project
 from ..report import (QualityGateFailure, build_report, check_gate, episode_line, quality_figures,
@@ -404,7 +404,9 @@ class Executor:
                             "action": "same-output" if same else "force" if self.force and not reasons else "render",
                             "reasons": reasons})
         rendered_at = entry["rendered_at"] if same else now_iso()
-        fresh.episodes[plan.id] = {"version": version, "rendered_at": rendered_at, "stages": records,
+        timing = {step.stage.name: step.stage.timing_metrics for step in plan.stages}
+        kept = {name: lock_record(record, timing.get(name, ())) for name, record in records.items()}
+        fresh.episodes[plan.id] = {"version": version, "rendered_at": rendered_at, "stages": kept,
                                    "history": history, "report": report, "quality": quality}
         write_lock(fresh)
         self.lock.episodes[plan.id] = fresh.episodes[plan.id]

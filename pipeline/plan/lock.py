@@ -9,8 +9,12 @@ Shape of one episode entry:
                             "checkpoint": {"path": "...", "hash": "..."} | null,
                             "upstream": {"source.media": "<hash>"},
                             "outputs": {"video": {"path": ".alpha/store/..", "hash": "..."}},
-                            "metrics": {...}, "seconds": 1.2}},
+                            "metrics": {...}}},
      "history": [{"version": 1, "at": "...", "action": "render", "reasons": [...]}, ...]}
+
+Only what the output is made of and what it is: a stage's seconds and its timing metrics
+(`Stage.timing_metrics`) live in the render's report, so a re-render on another machine that
+gives the same bytes changes no line here.
 """
 
 from __future__ import annotations
@@ -71,3 +75,25 @@ def same_outputs(entry: dict[str, Any] | None, records: dict[str, dict]) -> bool
     def hashes(stage: dict) -> dict[str, str]:
         return {name: value["hash"] for name, value in (stage.get("outputs") or {}).items()}
     return all(hashes(recorded[name]) == hashes(record) for name, record in records.items())
+
+
+def lock_record(record: dict[str, Any], timing_metrics: tuple[str, ...]) -> dict[str, Any]:
+    """A stage record as alpha.lock keeps it: keys, hashes and content metrics, without the
+    stage's seconds and the metrics named in `timing_metrics` (dotted paths), which the
+    render's report keeps."""
+    kept = {name: value for name, value in record.items() if name != "seconds"}
+    metrics = kept.get("metrics")
+    if isinstance(metrics, dict) and timing_metrics:
+        kept["metrics"] = _without(metrics, [path.split(".") for path in timing_metrics])
+    return kept
+
+
+def _without(metrics: dict[str, Any], paths: list[list[str]]) -> dict[str, Any]:
+    out = {}
+    for name, value in metrics.items():
+        if [name] in paths:
+            continue
+        deeper = [path[1:] for path in paths if len(path) > 1 and path[0] == name]
+        out[name] = _without(value, deeper) if deeper and isinstance(value, dict) else value
+    return out
+

@@ -12,6 +12,7 @@ from typing import Any
 from ..plan.plan import EpisodePlan, Reason
 from ..project.model import Project, ResolvedEpisode
 from ..project.schema import NamedFix
+from ..report import render_seconds
 from .captions import CaptionTrack, episode_captions
 from .media import Image, Media
 
@@ -207,7 +208,8 @@ def site_episode(project: Project, resolved: ResolvedEpisode, entry: dict[str, A
         poster=poster, thumb=thumb, proofs=proofs, comparisons=comparisons,
         fixes=applying, missing=[fix for fix in stack if fix.id not in applying_ids],
         out_of_date=[describe_reason(reason) for reason in plan.reasons] if plan is not None and plan.stale else [],
-        quality=quality_figures(stages), details=_details(stages, metrics), history=_history(entry),
+        quality=quality_figures(stages), details=_details(stages, metrics, render_seconds(project, entry)),
+        history=_history(entry),
         aliases=settings.aliases,
         captions=captions, transcript=transcript, language=settings.language,
     )
@@ -306,7 +308,7 @@ def format_number(value: float) -> str:
     return f"{value:.4g}"
 
 
-def _details(stages: dict[str, Any], metrics: dict[str, Any]) -> list[tuple[str, str]]:
+def _details(stages: dict[str, Any], metrics: dict[str, Any], seconds: float | None) -> list[tuple[str, str]]:
     details = []
     if metrics.get("width") and metrics.get("height"):
         details.append(("Resolution", f"{metrics['width']}×{metrics['height']}"))
@@ -318,7 +320,6 @@ def _details(stages: dict[str, Any], metrics: dict[str, Any]) -> list[tuple[str,
         if lipsync.get("checkpoint") and backend == "latentsync":
             backend += f" {lipsync['checkpoint']}"
         details.append(("Lip-sync", str(backend)))
-    seconds = sum(float((stage or {}).get("seconds") or 0.0) for stage in stages.values())
     if seconds:
         details.append(("Render time", f"{seconds:.1f} s"))
     return details

@@ -79,6 +79,10 @@ class Stage(ABC):
     # the reason kind "code".
     version: ClassVar[int]
     upstream: ClassVar[tuple[str, ...]] = ()
+    # Metrics that measure the machine, not the output (dotted paths into the metrics): kept
+    # in the render's report, left out of alpha.lock so that a render elsewhere changes no line
+    # of it that matters.
+    timing_metrics: ClassVar[tuple[str, ...]] = ()
 
     @abstractmethod
     def spec(self, episode: Episode, project: Project) -> StageSpec: ...

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 class RestoreStage(Stage):
     name = "restore"
     version = 2
+    timing_metrics = ("seconds", "fps")
     upstream = ("lipsync",)
 
     def spec(self, episode: Episode, project: Project) -> StageSpec:

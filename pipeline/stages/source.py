@@ -13,6 +13,7 @@ from .base import Stage, StageResult, StageRun, StageSpec
 class SourceStage(Stage):
     name = "source"
     version = 1
+    timing_metrics = ("flux.seconds",)
 
     def spec(self, episode: Episode, project: Project) -> StageSpec:
         source = episode.source

@@ -33,6 +33,12 @@ def test_force_with_identical_output_keeps_the_version_and_the_lock(tmp_path):
     before = json.loads(lock_before)["episodes"]["ep01-hello"]
     assert entry["version"] == 1 and entry["history"] == before["history"]
     assert entry["rendered_at"] == before["rendered_at"]
+    # Timings live in the report: the re-render (as on another machine) changed no line of the lock.
+    assert (root / "alpha.lock").read_text() == lock_before
+    assert not any("seconds" in stage or "seconds" in stage.get("metrics", {})
+                   for stage in entry["stages"].values())
+    report = json.loads((root / entry["report"]).read_text())
+    assert report["stages"]["mux"]["seconds"] > 0 and "seconds" in report["stages"]["restore"]["metrics"]
     assert run_alpha("-C", str(root), "build", "site").exit_code == 0
     page = (root / "site/episodes/ep01-hello/index.html").read_text()
     assert '<span class="version">v1</span>' in page and "<strong>v2</strong>" not in page

@@ -215,7 +215,9 @@ def test_render_json_reports_stages_and_model_loads(demo):
         # The three share one portrait: its source stage ran once and was reused twice.
         expected = ["ran"] * 5 if episode["id"] == "ep01-hello" else ["reused", "ran", "ran", "ran", "ran"]
         assert [s["how"] for s in stages] == expected
-        assert all(s["seconds"] > 0 for s in stages if s["how"] == "ran")
+        # Seconds are measured, not asserted: a still's source stage can take under the 1 ms shown.
+        assert all(isinstance(s["seconds"], float) and s["seconds"] >= 0 for s in stages)
+        assert sum(s["seconds"] for s in stages if s["how"] == "ran") > 0
     # Plain progress without a terminal: a line per stage, naming its slot.
     assert "[cpu" in result.stderr and "ep02-the-seam · mux: ran in" in result.stderr
     episode = demo / "episodes/ep03-rain.yaml"

@@ -24,6 +24,7 @@ from ..base import Stage, StageResult, StageRun, StageSpec
 class LipsyncStage(Stage):
     name = "lipsync"
     version = 4
+    timing_metrics = ("seconds", "fps", "runner_seconds")
     upstream = ("source",)
 
     def spec(self, episode: Episode, project: Project) -> StageSpec:
