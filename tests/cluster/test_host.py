@@ -77,13 +77,15 @@ def test_bad_cluster_options_exit_2(bare_project, args, message):
     assert result.exit_code == 2 and message in result.stderr
 
 
-def test_unreachable_cluster_is_an_error_naming_it_never_a_local_render(bare_project):
+def test_unreachable_cluster_is_an_error_naming_it_never_a_local_render(tmp_path):
+    # Real media: placeholder files would be refused by the media checks before the cluster is tried.
+    root = cluster_project(tmp_path / "demo", episodes=1, backend="none")
     # Port 9 on loopback: nothing listens there (the discard service is not installed).
-    result = run_alpha("-C", str(bare_project), "render", "--cluster", "127.0.0.1:9")
+    result = run_alpha("-C", str(root), "render", "--cluster", "127.0.0.1:9")
     assert result.exit_code == 1
     assert "cannot reach the Ray cluster at 127.0.0.1:9" in result.stderr
-    assert not (bare_project / "alpha.lock").exists()
-    assert not (bare_project / ".alpha/store").exists()
+    assert not (root / "alpha.lock").exists()
+    assert not (root / ".alpha/store").exists()
 
 
 def test_local_ignores_the_configured_cluster(tmp_path):
