@@ -173,8 +173,7 @@ def make_project(latentsync_env):
             defaults:
               video: {{width: {scene.W}, height: {scene.H}, crf: 0, preset: veryfast}}
               proof: {{at: [0.2]}}
-              # Random weights make noise of the mouth: the seam gate (meant for real output) is off.
-              quality: {{faces_missed_max: 0.5, seam_max: null}}
+              quality: {{faces_missed_max: 0.5, seam_max: null}}  # random weights: seams mean nothing
               min_duration: 0.2  # the lane's voices are 0.4 s: the real code is slow on a CPU
         """)
         for episode in episodes:

@@ -154,12 +154,20 @@ def test_a_frame_without_a_face_is_kept(episode_with_a_faceless_frame):
 def test_latentsync_log_is_kept_with_the_report(episode):
     """Defect 4: a successful run's LatentSync log is in the store, named by the report."""
     spec, entry, root = episode
-    log = stored(root, entry, "lipsync", "log")
-    text = log.read_text()
-    assert "alpha runner (pid" in text and "patched latentsync.pipelines.lipsync_pipeline.read_video" in text
-    assert "TEST SHIMS active" in text  # LatentSync's own stderr is in it too
+    text = stored(root, entry, "lipsync", "log").read_text()
+    assert "Affine transforming" in text and "alpha runner: read" in text  # this episode's run
     report = json.loads((root / entry["report"]).read_text())
     assert report["logs"]["lipsync"] == entry["stages"]["lipsync"]["outputs"]["log"]["path"]
+
+
+def test_the_patch_list_and_latentsync_warnings_are_in_a_kept_log(rendered):
+    """A warm worker prints its patch list and LatentSync's start-up once, into the log of the
+    first episode it serves."""
+    assert rendered["done"].returncode == 0
+    root = rendered["root"]
+    logs = [stored(root, entry, "lipsync", "log").read_text() for entry in rendered["lock"]["episodes"].values()]
+    assert any("patched latentsync.pipelines.lipsync_pipeline.read_video" in text for text in logs)
+    assert any("TEST SHIMS active" in text for text in logs)  # LatentSync's stderr is kept too
 
 
 def test_the_checkout_is_not_written_to(rendered, latentsync_env):
