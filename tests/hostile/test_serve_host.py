@@ -12,7 +12,7 @@ from tests.site.test_site_serve import request
 
 @pytest.fixture(scope="module")
 def server(built_demo):
-    site = SiteServer(built_demo / "site", port=0)
+    site = SiteServer(built_demo / "site", port=0, link_targets=(built_demo / ".alpha" / "store",))
     thread = threading.Thread(target=site.serve_forever, daemon=True)
     thread.start()
     yield site

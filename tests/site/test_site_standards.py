@@ -99,7 +99,7 @@ def test_every_page_passes_the_nu_html_checker(standards_site):
 def served(standards_site):
     from pipeline.site.server import SiteServer
 
-    server = SiteServer(standards_site, port=0)
+    server = SiteServer(standards_site, port=0, link_targets=(standards_site.parent / ".alpha" / "store",))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
