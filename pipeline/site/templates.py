@@ -27,8 +27,22 @@ class TemplateSet:
 
         self.folder = folder
         self.project_root = project_root
-        loaders = [jinja2.FileSystemLoader(str(folder))] if folder.is_dir() else []
-        loaders.append(jinja2.FileSystemLoader(str(THEME)))
+        where = self._rel
+
+        class Utf8Loader(jinja2.FileSystemLoader):
+            """Reads templates as UTF-8; a file that is not says so, naming itself."""
+
+            def get_source(self, environment, template):
+                try:
+                    return super().get_source(environment, template)
+                except UnicodeDecodeError as exc:
+                    path = next((Path(base) / template for base in self.searchpath
+                                 if (Path(base) / template).is_file()), Path(template))
+                    raise UserError(f"{where(path)}: not UTF-8 text (byte {exc.start}: "
+                                    f"{exc.object[exc.start:exc.start + 1]!r}); save it as UTF-8") from None
+
+        loaders = [Utf8Loader(str(folder))] if folder.is_dir() else []
+        loaders.append(Utf8Loader(str(THEME)))
         self.env = jinja2.Environment(
             loader=jinja2.ChoiceLoader(loaders), autoescape=True, undefined=jinja2.StrictUndefined,
             trim_blocks=True, lstrip_blocks=True, auto_reload=False, finalize=finalize)
