@@ -28,11 +28,14 @@ def _project(ctx: typer.Context, here: Optional[Path]) -> Optional[Path]:
     return here if here is not None else ctx.obj
 
 
+# The command-line layer's own errors (usage, bad values) pass through to it. Typer now ships its
+# own copy of click, so its base class is found from Typer rather than imported from click.
+_CLICK_ERROR = next(cls for cls in typer.BadParameter.__mro__ if cls.__name__ == "ClickException")
+
+
 def _run(command, *args) -> None:
     """Run a command function; expected errors become a message and their exit code, and
     unexpected ones a one-line message (the traceback goes to a kept log), exit 1."""
-    import click
-
     from .console import error
     from .crash import describe_unexpected
     from .errors import Failure, UserError
@@ -45,7 +48,7 @@ def _run(command, *args) -> None:
     except KeyboardInterrupt:
         error("interrupted: finished stages and episodes are kept; run the command again to resume")
         raise typer.Exit(130) from None
-    except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+    except (typer.Exit, typer.Abort, _CLICK_ERROR):
         raise
     except Exception as exc:  # noqa: BLE001 - the last guard: no traceback reaches the user
         error(describe_unexpected(exc))
