@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from tests.hostile.test_serve_host import server  # noqa: F401 (the fixture)
+from tests.site.test_site_serve import server  # noqa: F401 (the fixture)
 
 VIDEO = "/episodes/ep01-hello/video.mp4"
 BAD_HEADERS = [

@@ -2,22 +2,9 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 
-from pipeline.site.server import SiteServer
-from tests.site.test_site_serve import request
-
-
-@pytest.fixture(scope="module")
-def server(built_demo):
-    site = SiteServer(built_demo / "site", port=0, link_targets=(built_demo / ".alpha" / "store",))
-    thread = threading.Thread(target=site.serve_forever, daemon=True)
-    thread.start()
-    yield site
-    site.shutdown()
-    site.server_close()
+from tests.site.test_site_serve import request, server  # noqa: F401 (the site's served fixture)
 
 
 @pytest.mark.parametrize("host", ["evil.example", "evil.example:8000", "127.0.0.1.evil.example", "localhost.evil"])
