@@ -174,23 +174,16 @@ class ParseCache:
             self._entries = {}
 
     def load(self, path: Path) -> Located:
-        key = str(path)
-        stat = os.stat(path)
-        signature = (stat.st_size, stat.st_mtime_ns, stat.st_ino)
-        entry = self._entries.get(key)
-        if entry is not None and entry[0] == signature:
-            return entry[1]
-        located = load_yaml(path)
-        self._entries[key] = (signature, located)
-        self._dirty = True
-        return located
+        return self._remembered(str(path), path, load_yaml)
 
     def derived(self, path: Path, kind: str, compute):
         """`compute(path)`, remembered by the file's stat signature as parsed manifests are.
 
         For checks of other files a manifest names (caption files); `kind` keeps them apart.
         """
-        key = f"{kind}:{path}"
+        return self._remembered(f"{kind}:{path}", path, compute)
+
+    def _remembered(self, key: str, path: Path, compute):
         stat = os.stat(path)
         signature = (stat.st_size, stat.st_mtime_ns, stat.st_ino)
         entry = self._entries.get(key)
