@@ -131,13 +131,20 @@ def test_touched_but_unchanged_file_is_rehashed_not_rerendered(bare_project):
     assert hashes.hashed_bytes == stat.st_size  # exactly that file was read again
 
 
-def test_checkpoint_change(bare_project):
-    checkpoint = bare_project / "ls/checkpoints/latentsync-1.6/latentsync_unet.pt"
+def rendered_on_latentsync(root):
+    """The project switched to the latentsync backend with a checkpoint file, recorded as
+    rendered; returns the checkpoint's path."""
+    checkpoint = root / "ls/checkpoints/latentsync-1.6/latentsync_unet.pt"
     checkpoint.parent.mkdir(parents=True)
     checkpoint.write_bytes(b"weights v1")
-    text = (bare_project / "alpha.yaml").read_text().replace("backend: preview", "backend: latentsync")
-    (bare_project / "alpha.yaml").write_text(f"latentsync: {{root: {bare_project / 'ls'}}}\n" + text)
-    record_as_rendered(bare_project)
+    text = (root / "alpha.yaml").read_text().replace("backend: preview", "backend: latentsync")
+    (root / "alpha.yaml").write_text(f"latentsync: {{root: {root / 'ls'}}}\n" + text)
+    record_as_rendered(root)
+    return checkpoint
+
+
+def test_checkpoint_change(bare_project):
+    checkpoint = rendered_on_latentsync(bare_project)
     old = plans(bare_project)["ep01"].stages[1].key.checkpoint["hash"]
     checkpoint.write_bytes(b"weights v2")
     plan = plans(bare_project)["ep01"]
@@ -207,12 +214,7 @@ def test_none_backend_ignores_the_restore_settings(bare_project):
 
 
 def test_on_latentsync_a_paste_back_change_never_reruns_the_model(bare_project):
-    checkpoint = bare_project / "ls/checkpoints/latentsync-1.6/latentsync_unet.pt"
-    checkpoint.parent.mkdir(parents=True)
-    checkpoint.write_bytes(b"weights v1")
-    text = (bare_project / "alpha.yaml").read_text().replace("backend: preview", "backend: latentsync")
-    (bare_project / "alpha.yaml").write_text(f"latentsync: {{root: {bare_project / 'ls'}}}\n" + text)
-    record_as_rendered(bare_project)
+    rendered_on_latentsync(bare_project)
     path = bare_project / "episodes/ep01.yaml"
     original = path.read_text()
     for change in ("restore: {blur: 21}", "restore: {erode: 5}", "restore: {blend: seamless}",
