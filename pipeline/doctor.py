@@ -54,14 +54,14 @@ if onnxruntime is not None:
     except Exception as exc:
         out["errors"]["onnxruntime providers"] = type(exc).__name__ + ": " + str(exc)
 try:
-    import pipeline.restore
-except Exception as exc:
-    out["errors"]["pipeline.restore"] = type(exc).__name__ + ": " + str(exc)
-try:
     from pipeline.stages.lipsync.runner.hooks import find_targets
-    out["hooks_missing"] = find_targets()[1]
-except BaseException as exc:
-    out["hooks_error"] = type(exc).__name__ + ": " + str(exc)
+except Exception as exc:
+    out["errors"]["alpha runner"] = type(exc).__name__ + ": " + str(exc)
+else:
+    try:
+        out["hooks_missing"] = find_targets()[1]
+    except BaseException as exc:
+        out["hooks_error"] = type(exc).__name__ + ": " + str(exc)
 torch = sys.modules.get("torch")
 if torch is not None:
     try:
@@ -242,7 +242,7 @@ def probe_env(python: Path, root: Path, project_root: Path,
 
 
 def _env_check(python: Path, probe: dict[str, Any] | None, error: str, required: bool) -> Check:
-    """The interpreter itself: it answers, is new enough, and imports alpha's restore engine."""
+    """The interpreter itself: it answers, is new enough, and imports alpha's runner."""
     name = "LatentSync Python"
     fix = "create LatentSync's environment: Python 3.10 and `pip install -r requirements.txt` in the checkout"
     if probe is None:
@@ -255,11 +255,11 @@ def _env_check(python: Path, probe: dict[str, Any] | None, error: str, required:
         return Check(name, FAIL if required else WARN,
                      f"{detail}; Python {probe.get('python')} is older than 3.10, which alpha's runner needs",
                      fix, required)
-    runner_error = probe.get("errors", {}).get("pipeline.restore")
+    runner_error = probe.get("errors", {}).get("alpha runner")
     if runner_error:
-        return Check(name, FAIL if required else WARN, f"{detail}; cannot import pipeline.restore: {runner_error}",
-                     "alpha's restore engine must import there (numpy, opencv, scipy); "
-                     "pip install scipy opencv-python in LatentSync's environment", required)
+        return Check(name, FAIL if required else WARN, f"{detail}; cannot import alpha's runner: {runner_error}",
+                     "alpha's runner must import there (numpy, opencv); "
+                     "pip install numpy opencv-python in LatentSync's environment", required)
     return Check(name, OK, detail, required=required)
 
 
@@ -315,7 +315,8 @@ def check_version(root: Path, probe: dict[str, Any] | None, required: bool) -> C
         return Check(name, FAIL if required else INFO, "; ".join(problems), checkout_advice(root), required)
     if hooks is None:
         why = ("LatentSync's Python did not answer" if probe is None
-               else f"its modules do not import: {_first_line_of(probe.get('hooks_error', '?'))}")
+               else "its modules do not import: "
+               + _first_line_of(probe.get("hooks_error") or probe["errors"].get("alpha runner", "?")))
         return Check(name, FAIL if required else INFO,
                      f"flags ok; the hook targets could not be checked ({why})",
                      "fix LatentSync's environment first (see the checks above)", required)

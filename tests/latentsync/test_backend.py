@@ -110,11 +110,10 @@ def test_launches_runner_in_checkout_with_the_checkpoints_own_config(run, media)
     assert flag(argv, "--unet_config_path") == "configs/unet/stage2.yaml"
     assert flag(argv, "--inference_ckpt_path") == "checkpoints/latentsync-1.5/latentsync_unet.pt"
     assert flag(argv, "--inference_steps") == "2"
-    # The runner's own paste-back encode is discarded (the restore stage writes the video):
-    # the quickest there is, and not an output.
-    encode = args_of(run.job)["encode"]["output_args"]
-    assert encode[encode.index("-preset") + 1] == "ultrafast"
-    assert Path(args_of(run.job)["output"]) not in run.result.outputs.values()
+    # The runner captures only: its one encoder writes the crops, nothing pastes back there.
+    args = args_of(run.job)
+    assert "restore" not in args and "encode" not in args and "output" not in args
+    assert Path(args["crops"]["output"]) == run.result.outputs["crops"]
     assert float(flag(argv, "--guidance_scale")) == 1.5
     assert flag(argv, "--seed") == "1247"
     assert "--enable_deepcache" not in argv
@@ -183,17 +182,20 @@ def test_the_restore_stage_pastes_the_raw_crops_and_no_restore_setting_reaches_t
     assert restore["frames"] == 30 - len(FACELESS) and restore["frames_written"] == 30
     assert restore["fallbacks"] == 0
     assert run.telemetry["raw_crops"] is True
-    # The runner's own paste is the cheapest stock one, whatever the episode asks for.
-    assert args_of(run.job)["restore"] == {"blend": "alpha", "blur": 0, "erode": 0}
-    assert "restore" not in run.result.metrics
+    assert "restore" not in run.result.metrics and "restore" not in run.telemetry
+    assert "Restoring" not in run.log and "Capturing 30 generated crops" in run.log
+
+
+def test_the_crops_are_the_models_raw_output_at_its_resolution(run):
+    """Kept at the model's 256×256 (1.5); the restore stage resizes them to the crop box."""
+    crops = probe(run.result.outputs["crops"])
+    assert (crops.video_codec, crops.width, crops.height) == ("ffv1", 256, 256)
+    assert run.telemetry["matrices"]["resolution"] == 256
 
 
 def test_telemetry_sidecar_and_metrics(run):
     sidecar = run.result.outputs["telemetry"]
     assert sidecar.parent == run.job.work and sidecar.is_file()
-    per_frame = run.telemetry["per_frame"]
-    assert [r["output_frame"] for r in per_frame] == [k for k in range(30) if k not in FACELESS]
-    assert all("seam_inner" in r and "fallback" in r for r in per_frame)
     metrics = run.result.metrics
     assert metrics["checkpoint"] == "1.5" and metrics["resolution"] == 256
     assert "per_frame" not in json.dumps(metrics) and "matrices" not in metrics
@@ -229,7 +231,7 @@ def test_still_image_16_alpha_blend_30fps(tmp_path, media, run):
     check_track(track, 14, (420, 560))
     assert track["found"].all()
     crops = probe(result.outputs["crops"])
-    assert (crops.video_codec, crops.width, crops.height, crops.fps) == ("ffv1", 420, 560, 25)
+    assert (crops.video_codec, crops.width, crops.height, crops.fps) == ("ffv1", 512, 512, 25)
     assert len(list(read_frames(result.outputs["crops"]))) == 14
     assert restore["blend"] == "alpha"
     # alpha with blur=erode=0 keeps the model's colour drift as a step at the mask edge;
@@ -306,13 +308,13 @@ def test_proof_outputs_are_frame_for_frame_with_the_input_clip(run):
     track = load_track(outputs["track"])
     check_track(track, 30, (210, 280))
     crops = probe(outputs["crops"])
-    assert (crops.video_codec, crops.audio_codec, crops.width, crops.height, crops.fps) == ("ffv1", None, 210, 280, 25)
+    assert (crops.video_codec, crops.audio_codec, crops.width, crops.height, crops.fps) == ("ffv1", None, 256, 256, 25)
     # Lossless RGB: the restore stage pastes exactly the crops the model made.
     assert args_of(run.job)["crops"]["output_args"] == LOSSLESS_RGB_ARGS
     assert len(list(read_frames(outputs["crops"]))) == 30
     assert len(list(read_frames(outputs["original"]))) == 30
-    assert run.telemetry["frames"]["crops"] == 30
-    # The smoothed matrices that were used for paste-back (output frame k is source frame k).
+    assert run.telemetry["frames"]["written"] == 30
+    # The smoothed matrices the crops were cut with (output frame k is source frame k).
     smoothed = np.array(run.telemetry["matrices"]["smoothed"]).reshape(-1, 2, 3)
     face = track["found"]
     assert np.allclose(track["affines"][face], smoothed[:30][face], atol=1e-3)
@@ -332,7 +334,10 @@ def test_a_frame_without_a_face_is_not_found_and_gets_a_black_crop(run):
             assert crop.max() <= 2, k
             continue
         assert crop.mean() > 60, k
-        # The crop is registered with its matrix: the original warped by it matches best.
+        # The crop (at the model's resolution, resized to the crop box as paste-back does) is
+        # registered with its matrix: the original warped by it matches best.
+        crop = cv2.resize(crop, (w, h), interpolation=cv2.INTER_CUBIC)
+
         def diff(dx: float) -> float:
             affine = track["affines"][k].astype(np.float64) + [[0, 0, dx], [0, 0, 0]]
             warped = cv2.warpAffine(originals[k], affine, (w, h), flags=cv2.INTER_LINEAR,

@@ -143,13 +143,13 @@ def test_a_checkout_without_the_flags_alpha_passes(tmp_path, checkout, capsys):
 
 def test_missing_hook_targets_and_modules_are_named(tmp_path, checkout, capsys):
     (checkout / "requirements.txt").write_text("kornia==0.8.0\nDeepCache==0.1.1\n")
-    python = fake_python(tmp_path, hooks_missing=["AlignRestore.restore_img"],
+    python = fake_python(tmp_path, hooks_missing=["LipsyncPipeline.restore_video"],
                          errors={"kornia": "ModuleNotFoundError: No module named 'kornia'",
                                  "DeepCache": "ModuleNotFoundError: No module named 'DeepCache'"})
     project = make_project(tmp_path / "p", checkout, python)
     code, out = run_doctor(project, capsys)
     assert code == 1
-    assert "the runner's hook targets are missing: AlignRestore.restore_img" in out
+    assert "the runner's hook targets are missing: LipsyncPipeline.restore_video" in out
     assert "✗ LatentSync modules: LatentSync's inference imports them, and they fail: kornia:" in out
     assert "fix: in LatentSync's environment: pip install kornia==0.8.0 DeepCache==0.1.1" in out
 

@@ -75,17 +75,17 @@ def test_progress_lines_become_one_frame_count():
     meter = _Progress(lambda done, total: calls.append((done, total)), 100)
     for line in (f"{PROGRESS_PREFIX} align 50 100", f"{PROGRESS_PREFIX} align 100 100",
                  f"{PROGRESS_PREFIX} infer 50 100", "garbage", f"{PROGRESS_PREFIX} infer x 1",
-                 f"{PROGRESS_PREFIX} restore 100 100"):
+                 f"{PROGRESS_PREFIX} capture 100 100"):
         meter.update(line)
     meter.finish()
-    assert calls == [(4, 100), (8, 100), (50, 100), (58, 100), (100, 100)]
+    assert calls == [(4, 100), (8, 100), (51, 100), (57, 100), (100, 100)]
 
 
-ALLOWED = {"numpy", "cv2", "pipeline"}
+ALLOWED = {"numpy", "cv2"}
 
 
 def test_runner_imports_only_what_latentsyncs_process_has():
-    """stdlib, numpy, cv2 and pipeline.restore only (LatentSync's and torch's modules are
+    """stdlib, numpy and cv2 only, nothing else of alpha (LatentSync's and torch's modules are
     reached at run time), and nothing newer than Python 3.10 can parse."""
     for path in sorted(RUNNER.glob("*.py")):
         tree = ast.parse(path.read_text(), feature_version=(3, 10))
@@ -101,13 +101,13 @@ def test_runner_imports_only_what_latentsyncs_process_has():
             for name in names:
                 top = name.split(".")[0]
                 assert top in sys.stdlib_module_names or top in ALLOWED, f"{path.name} imports {name}"
-                assert top != "pipeline" or name.startswith("pipeline.restore"), f"{path.name} imports {name}"
                 assert top != "torch", path.name
 
 
-def test_runner_process_loads_only_the_restore_engine_of_alpha(tmp_path):
+def test_runner_process_loads_nothing_of_alpha_but_the_runner(tmp_path):
     """With the PYTHONPATH alpha gives LatentSync's process, importing the runner loads no
-    other part of alpha and none of alpha's own dependencies (pydantic, yaml, rich, ...)."""
+    other part of alpha (not even the restore engine: paste-back is alpha's restore stage) and
+    none of alpha's own dependencies (pydantic, yaml, rich, ...)."""
     import json
     import subprocess
 
@@ -120,7 +120,8 @@ def test_runner_process_loads_only_the_restore_engine_of_alpha(tmp_path):
     assert done.returncode == 0, done.stderr
     modules = json.loads(done.stdout)
     ours = [m for m in modules if m == "pipeline" or m.startswith("pipeline.")]
-    assert all(m.startswith(("pipeline.restore", "pipeline.stages.lipsync.runner")) or
+    assert all(m.startswith("pipeline.stages.lipsync.runner") or
                m in ("pipeline", "pipeline.stages", "pipeline.stages.lipsync") for m in ours), ours
-    for heavy in ("pydantic", "yaml", "rich", "typer", "torch", "imageio_ffmpeg", "jinja2"):
+    assert "pipeline.stages.lipsync.runner.hooks" in ours
+    for heavy in ("pydantic", "yaml", "rich", "typer", "torch", "imageio_ffmpeg", "jinja2", "scipy"):
         assert heavy not in modules, heavy

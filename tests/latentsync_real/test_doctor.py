@@ -16,10 +16,10 @@ from tests.latentsync_real.conftest import RealEpisode
 KNOWN_GOOD = "a229c3948406bc2cf6eaf4873e662e70c6a04746"
 
 
-def variant(good: Path, dest: Path, drop_flags: bool, drop_restore_img: bool) -> Path:
+def variant(good: Path, dest: Path, drop_flags: bool, drop_hook: bool) -> Path:
     """A copy of the test checkout as an older LatentSync would have it: scripts/inference.py
     without --temp_dir and --enable_deepcache (as at the 1.6 release d058a61), and/or
-    AlignRestore without restore_img. The weights are linked, not copied."""
+    LipsyncPipeline without restore_video (a hook target). The weights are linked, not copied."""
     shutil.copytree(good, dest, ignore=shutil.ignore_patterns("checkpoints"))
     (dest / "checkpoints").symlink_to(good / "checkpoints", target_is_directory=True)
     if drop_flags:
@@ -29,9 +29,11 @@ def variant(good: Path, dest: Path, drop_flags: bool, drop_restore_img: bool) ->
                 if '"--temp_dir"' not in line and '"--enable_deepcache"' not in line]
         text = "".join(kept).replace("temp_dir=args.temp_dir,", "").replace("if args.enable_deepcache:", "if True:")
         inference.write_text(text)
-    if drop_restore_img:
-        module = dest / "latentsync" / "utils" / "affine_transform.py"
-        module.write_text(module.read_text().replace("def restore_img(", "def restore_image("))
+    if drop_hook:
+        module = dest / "latentsync" / "pipelines" / "lipsync_pipeline.py"
+        text = module.read_text()
+        assert "def restore_video(" in text
+        module.write_text(text.replace("def restore_video(", "def restore_frames("))
     return dest
 
 
@@ -74,14 +76,14 @@ def test_doctor_names_a_module_inference_imports(project, latentsync_env, tmp_pa
 
 def test_doctor_and_render_refuse_an_old_checkout(project, latentsync_env, tmp_path):
     """Defect 2: a checkout lacking the flags alpha passes and a hook target."""
-    old = variant(latentsync_env.checkout, tmp_path / "LatentSync-old", drop_flags=True, drop_restore_img=True)
+    old = variant(latentsync_env.checkout, tmp_path / "LatentSync-old", drop_flags=True, drop_hook=True)
     retarget(project, old)
     try:
         done = latentsync_env.alpha(project, "doctor")
         out = done.stdout + done.stderr
         assert done.returncode == 1
         assert "✗ LatentSync version: scripts/inference.py does not accept --temp_dir, --enable_deepcache" in out
-        assert "the runner's hook targets are missing: AlignRestore.restore_img" in out
+        assert "the runner's hook targets are missing: LipsyncPipeline.restore_video" in out
         assert f"git -C {old} checkout {KNOWN_GOOD}" in out
 
         done = latentsync_env.alpha(project, "render", "--json")
@@ -95,13 +97,13 @@ def test_doctor_and_render_refuse_an_old_checkout(project, latentsync_env, tmp_p
 
 
 def test_render_refuses_a_checkout_without_a_hook_target_before_any_model_loads(project, latentsync_env, tmp_path):
-    old = variant(latentsync_env.checkout, tmp_path / "LatentSync-hooks", drop_flags=False, drop_restore_img=True)
+    old = variant(latentsync_env.checkout, tmp_path / "LatentSync-hooks", drop_flags=False, drop_hook=True)
     retarget(project, old)
     try:
         done = latentsync_env.alpha(project, "render", "--json")
         [outcome] = json.loads(done.stdout)["episodes"]
         assert done.returncode != 0 and not outcome["ok"]
-        assert "lacks AlignRestore.restore_img" in outcome["error"] and KNOWN_GOOD in outcome["error"]
+        assert "lacks LipsyncPipeline.restore_video" in outcome["error"] and KNOWN_GOOD in outcome["error"]
         assert "Loaded checkpoint path" not in outcome["error"]  # inference never started
     finally:
         retarget(project, latentsync_env.checkout)

@@ -21,6 +21,7 @@ from pipeline.restore import inner_mask_from_latentsync_png
 from tests.latentsync_real.conftest import ADDED, RealEpisode
 
 CROP_WH = {"1.5": (210, 280), "1.6": (420, 560)}
+RESOLUTION = {"1.5": 256, "1.6": 512}
 # x264 at crf 0 is lossless in YUV 4:2:0; decoding to RGB and encoding again moves an
 # unchanged pixel by a few grey levels at most (chroma rounding). A generated pixel of the
 # random model is tens of levels off.
@@ -88,11 +89,16 @@ def test_frame_counts_crop_sizes_and_track(episode):
     assert counts["target"] == counts["source"] == counts["written"] == spec.frames
     assert counts["generated"] == spec.frames + 2 and counts["dropped"] == 2
     assert metrics["raw_crops"] is True and metrics["latentsync_reencode"] == "skipped"
-    assert metrics["resolution"] == (256 if spec.checkpoint == "1.5" else 512)
+    assert metrics["resolution"] == RESOLUTION[spec.checkpoint]
 
+    # The crops are the model's raw output at its resolution: nothing was pasted or resized
+    # in LatentSync's process.
     crops = probe(stored(root, entry, "lipsync", "crops"))
-    assert (crops.width, crops.height) == CROP_WH[spec.checkpoint]
-    assert len(list(read_frames(stored(root, entry, "lipsync", "crops")))) == spec.frames
+    resolution = RESOLUTION[spec.checkpoint]
+    assert (crops.video_codec, crops.width, crops.height) == ("ffv1", resolution, resolution)
+    frames = list(read_frames(stored(root, entry, "lipsync", "crops")))
+    assert len(frames) == spec.frames
+    assert [k for k, crop in enumerate(frames) if not crop.any()] == list(spec.faceless)
     with np.load(stored(root, entry, "lipsync", "track")) as track:
         assert track["affines"].shape == (spec.frames, 2, 3)
         assert track["found"].shape == (spec.frames,)

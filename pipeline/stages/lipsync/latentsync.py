@@ -16,10 +16,9 @@ it. It hands back what every backend hands the restore stage: the frames LatentS
 alignment track, which this module completes with the shots and the generated region of
 LatentSync's mask.png. Only this module spawns LatentSync.
 
-The runner still pastes back and encodes in LatentSync's process, as it did before the restore
-stage existed; until it becomes capture-only (it must land on the real-code test lane) alpha
-asks it for the cheapest paste (stock alpha, ultrafast) and discards that file, so no
-``restore.*`` setting is part of this stage's key.
+The runner only captures: paste-back is the restore stage, in alpha's process, once the GPU
+is free, so no ``restore.*`` setting is part of this stage's key and no paste-back change
+ever re-runs the model.
 """
 
 from __future__ import annotations
@@ -253,7 +252,6 @@ class Invocation:
 
     args_file: Path
     log: Path
-    output: Path
     telemetry: Path
     temp_dir: Path
     original: Path        # the 25 fps input clip: the frames LatentSync pasted into
@@ -263,7 +261,7 @@ class Invocation:
     @property
     def products(self) -> tuple[Path, ...]:
         """The files the runner writes (all removed when the run fails)."""
-        return (self.output, self.telemetry, self.crops, self.track)
+        return (self.telemetry, self.crops, self.track)
 
 
 def run_latentsync(job: StageRun, settings: LatentSyncSettings, project_root: Path) -> StageResult:
@@ -278,8 +276,9 @@ def run_latentsync(job: StageRun, settings: LatentSyncSettings, project_root: Pa
 
     * ``original``: the 25 fps input clip LatentSync decoded, the frames it pasted into;
     * ``crops``: lossless RGB video (``crops.mkv``, 25 fps) of every output frame's raw
-      generated crop at the crop size (1.6: 420×560, 1.5: 210×280) as the Restorer received
-      it, black where the frame has no face;
+      generated crop at the model's resolution (1.6: 512×512, 1.5: 256×256), before
+      LatentSync's hard in-crop composite, black where the frame has no face; the restore
+      stage resizes it to the crop box (1.6: 420×560, 1.5: 210×280) as LatentSync does;
     * ``track``: track.npz (:mod:`pipeline.restore.track`): the smoothed frame→crop matrices
       (zeros where no face), ``found`` and ``detected``, the shots (from the runner's cuts),
       ``fps`` 25, ``crop_size`` and the inner mask from LatentSync's mask.png;
@@ -314,8 +313,8 @@ def run_latentsync(job: StageRun, settings: LatentSyncSettings, project_root: Pa
     try:
         worker = workers.worker(checkout, project_root, job.device)
         worker.render(invocation, job.episode_id, version, job.progress, frames)
-        for name, path in (("encode", invocation.output), ("telemetry", invocation.telemetry),
-                           ("crops video", invocation.crops), ("track", invocation.track)):
+        for name, path in (("telemetry", invocation.telemetry), ("crops video", invocation.crops),
+                           ("track", invocation.track)):
             if not path.is_file():
                 raise Failure(f"LatentSync finished but left no {name}; its log ends with:\n{_tail(invocation.log)}")
         telemetry = json.loads(invocation.telemetry.read_text(encoding="utf-8"))
@@ -339,7 +338,7 @@ def run_latentsync(job: StageRun, settings: LatentSyncSettings, project_root: Pa
 def prepare(job: StageRun, checkout: Checkout, voice: Path, duration: float, frames: int) -> Invocation:
     """Make the input clip and the args file of one episode."""
     from ...media import ffmpeg_exe, loop_video, still_to_video
-    from ...media.filters import LOSSLESS_RGB_ARGS, LOSSLESS_RGB_SUFFIX, TO_YUV420, rate, x264_args
+    from ...media.filters import LOSSLESS_RGB_ARGS, LOSSLESS_RGB_SUFFIX, rate
 
     video = job.params["video"]
     size = (int(video["width"]), int(video["height"]))
@@ -352,7 +351,6 @@ def prepare(job: StageRun, checkout: Checkout, voice: Path, duration: float, fra
     make = loop_video if job.params.get("source", {}).get("kind") == "video" else still_to_video
     make(source, clip, duration=duration, fps=LATENTSYNC_FPS, size=size, crf=INPUT_CRF, preset=INPUT_PRESET)
 
-    output = own / "runner-paste.mp4"  # the runner's own paste-back: not an output, see above
     telemetry = work / "lipsync.telemetry.json"
     crops = work / f"crops{LOSSLESS_RGB_SUFFIX}"
     track = work / "track.npz"
@@ -376,20 +374,15 @@ def prepare(job: StageRun, checkout: Checkout, voice: Path, duration: float, fra
         "width": size[0],
         "height": size[1],
         "frames": frames,
-        "output": str(output),
         "telemetry": str(telemetry),
-        "encode": {"fps_in": rate(LATENTSYNC_FPS),
-                   "output_args": ["-vf", TO_YUV420, *x264_args(35, "ultrafast")]},
         # The crops at 25 fps, frame for frame with the input clip and the track.
-        "crops": {"output": str(crops), "output_args": LOSSLESS_RGB_ARGS},
+        "crops": {"output": str(crops), "fps_in": rate(LATENTSYNC_FPS), "output_args": LOSSLESS_RGB_ARGS},
         "track": str(track),
-        "restore": {"blend": "alpha", "blur": 0, "erode": 0},
-        "mask_image": str(checkout.mask_image),
         "smoothing": {"sigma": SMOOTHING_SIGMA},
     }
     args_file = own / "args.json"
     args_file.write_text(json.dumps(args, indent=1), encoding="utf-8")
-    return Invocation(args_file=args_file, log=own / "latentsync.log", output=output, telemetry=telemetry,
+    return Invocation(args_file=args_file, log=own / "latentsync.log", telemetry=telemetry,
                       temp_dir=temp_dir, original=clip, crops=crops, track=track)
 
 
@@ -572,9 +565,9 @@ def child_env(own: Path, project_root: Path) -> dict[str, str]:
     """The environment of a process in LatentSync's Python that imports alpha's runner.
 
     PYTHONPATH gets one folder holding a minimal view of alpha's package: the real
-    ``pipeline/__init__.py`` (version only), ``pipeline/restore`` and the runner, linked, under
-    empty ``stages`` and ``stages/lipsync`` package files. So ``-m pipeline.stages.lipsync.runner``
-    imports exactly what the runner needs (numpy, OpenCV, scipy), none of alpha's other
+    ``pipeline/__init__.py`` (version only) and the runner, linked, under empty ``stages`` and
+    ``stages/lipsync`` package files. So ``-m pipeline.stages.lipsync.runner`` imports exactly
+    what the runner needs (numpy, OpenCV), none of alpha's other
     dependencies (pydantic, ...), and nothing of alpha's site-packages can shadow LatentSync's.
     Also: unbuffered output, no bytecode written, and an `ffmpeg` on PATH if there is none.
     """
@@ -585,7 +578,7 @@ def child_env(own: Path, project_root: Path) -> dict[str, str]:
     (view / "stages" / "lipsync").mkdir(parents=True, exist_ok=True)
     for name in ("stages/__init__.py", "stages/lipsync/__init__.py"):
         (view / name).write_text('"""A view of alpha\'s package for the LatentSync runner."""\n')
-    for name in ("__init__.py", "restore", "stages/lipsync/runner"):
+    for name in ("__init__.py", "stages/lipsync/runner"):
         link = view / name
         if not link.is_symlink():
             link.symlink_to(package / name, target_is_directory=(package / name).is_dir())
@@ -617,7 +610,7 @@ def _line(raw: bytes, text: str, log, tail: collections.deque, meter: "_Progress
 
 
 class _Progress:
-    """The runner's phases (align, infer, restore) as one frame count for the progress bar."""
+    """The runner's phases (align, infer, capture) as one frame count for the progress bar."""
 
     def __init__(self, callback: Callable[[int, int], None], frames: int):
         self.callback = callback
@@ -688,7 +681,7 @@ def _tail(log: Path, lines: int = LOG_TAIL_LINES) -> str:
 def complete_track(path: Path, telemetry: dict[str, Any], mask_image: Path) -> None:
     """Add to the runner's track what the restore stage needs besides: each frame's shot (the
     runner's cuts start them; output frame k is source frame k) and the generated region
-    (LatentSync's mask.png at the crop size, as the runner's own Restorer reads it)."""
+    (LatentSync's mask.png at the crop size)."""
     import bisect
     import dataclasses
 

@@ -15,18 +15,18 @@ loaded between episodes (:mod:`.serve`). The hooks (see :mod:`.hooks`):
 * frames without a face keep their original pixels and are counted instead of aborting;
 * the alignment matrices are smoothed over time (centred Gaussian average, cut-aware) and
   the crops are cut again with the smoothed matrices;
-* the raw generated crops (before LatentSync's hard in-crop composite) are pasted back by
-  :class:`pipeline.restore.Restorer` with the episode's restore settings;
-* the final frames stream into ONE ffmpeg encoder; LatentSync's own imageio encode, its
-  ffmpeg re-encode and its 16 kHz mux never run (alpha muxes the original audio later);
-* for alpha's proofs, the crop each frame's paste-back received streams into a second
-  encoder and the matrices used are written to ``track.npz`` (as the preview backend does);
+* the raw generated crops (before LatentSync's hard in-crop composite) stream, at the
+  model's resolution, into ONE ffmpeg encoder (a lossless crops video), with each frame's
+  smoothed matrix in ``track.npz``: the runner captures, it never pastes back (alpha's
+  restore stage does, in alpha's own process, once the GPU is free);
+* LatentSync's own paste-back, its imageio encode, its ffmpeg re-encode and its 16 kHz mux
+  never run (alpha muxes the original audio later);
 * telemetry goes to a sidecar JSON.
 
 Constraints of that process: Python 3.10, numpy 1.26, OpenCV 4.9. Modules of this package
-import only the standard library, numpy, cv2 and :mod:`pipeline.restore` (which uses scipy);
-torch and LatentSync's modules are reached only at run time, from inside the hooks, and
-tensors are read by duck typing (``.float().cpu().numpy()``).
+import only the standard library, numpy and cv2 (nothing else of alpha); torch and
+LatentSync's modules are reached only at run time, from inside the hooks, and tensors are
+read by duck typing (``.float().cpu().numpy()``).
 
 This ``__init__`` imports nothing: alpha imports it for the protocol constants.
 """
@@ -34,10 +34,10 @@ This ``__init__`` imports nothing: alpha imports it for the protocol constants.
 # A line the runner prints on stdout to report progress: "<PREFIX> <phase> <done> <total>".
 PROGRESS_PREFIX = "@alpha-progress"
 # Phases in the order they run, with their share of the wall time (inference dominates).
-PHASES = (("align", 0.08), ("infer", 0.84), ("restore", 0.08))
+PHASES = (("align", 0.08), ("infer", 0.86), ("capture", 0.06))
 # Version of the args-file format written by alpha and read by the runner.
-ARGS_VERSION = 1
-# Exit status of the runner when LatentSync finished without handing frames to the encoder.
+ARGS_VERSION = 2
+# Exit status of the runner when LatentSync finished without handing its frames to write_video.
 EXIT_NO_FRAMES = 3
 # Lines of the serve protocol (see .serve): models (re)loaded, in seconds; an episode's status.
 LOAD_PREFIX = "@alpha-load"

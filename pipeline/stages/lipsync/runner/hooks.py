@@ -16,22 +16,18 @@ call flow of ``LipsyncPipeline.__call__`` (bytedance/LatentSync a229c39) and wha
    model sees what will be pasted back.
 3. Per 16-frame chunk, ``paste_surrounding_pixels_back`` (staticmethod) composites the VAE
    output into the original crop with mask.png's hard edge. Hook: the raw VAE output is kept
-   (as uint8) before calling the stock composite, which LatentSync still uses for nothing
-   else.
-4. ``restore_video(faces, frames, boxes, matrices)``. Hook: for every output frame, a frame
-   without a face keeps its original pixels; otherwise the RAW generated crop (resized to the
-   crop box) goes through ``self.image_processor.restorer.restore_img`` — itself hooked
-   (``AlignRestore.restore_img``) to :class:`pipeline.restore.Restorer` with the episode's
-   blend/blur/erode and the inner mask from LatentSync's mask.png. The Restorer therefore
-   sees generated pixels, original frame and the generated region, and corrects both seams
-   (the crop rectangle and the in-crop mask edge). Each result is written at once to the one
-   encoder; a light token stands in for the frame stack LatentSync would hold. Alongside,
-   the crop the Restorer received (black for a frame without a face) streams into a second
-   encoder (the crops video) and the matrix it pasted with is kept (track.npz): what alpha's
-   proof stage needs for its face crops and before/after comparisons.
+   (as uint8) before calling the stock composite, whose result LatentSync only hands on to
+   ``restore_video``.
+4. ``restore_video(faces, frames, boxes, matrices)``. Stock: pastes every composited crop
+   back into its frame on the GPU process's CPU, holding the whole clip in memory. Hook:
+   capture only. Each output frame's RAW generated crop, at the model's resolution (black
+   for a frame without a face), streams into the one encoder (the lossless crops video) and
+   its smoothed matrix goes into the track (track.npz). Paste-back is alpha's restore stage,
+   in alpha's own process, after the GPU is free; a light token stands in for the frame
+   stack LatentSync would hold.
 5. ``write_video(path, frames, fps)`` — module attribute of lipsync_pipeline. Stock: imageio
    encode (crf 13), then LatentSync writes 16 kHz audio and shells out to ffmpeg to re-encode
-   (crf 18) and mux. Hook: finishes our encoders (exact frame count) and raises
+   (crf 18) and mux. Hook: finishes the crops encoder (exact frame count) and raises
    :class:`LatentSyncDone`, which unwinds ``__call__`` before the audio write and the ffmpeg
    command; the runner treats it as success. alpha muxes the original audio later.
 """
@@ -60,7 +56,6 @@ TARGETS = {
                                                       "paste_surrounding_pixels_back"),
     "LipsyncPipeline.restore_video": ("latentsync.pipelines.lipsync_pipeline", "LipsyncPipeline", "restore_video"),
     "ImageProcessor.affine_transform": ("latentsync.utils.image_processor", "ImageProcessor", "affine_transform"),
-    "AlignRestore.restore_img": ("latentsync.utils.affine_transform", "AlignRestore", "restore_img"),
 }
 
 _STATE: Optional[RunnerState] = None
@@ -75,7 +70,7 @@ class LatentSyncDone(BaseException):
 
 class Streamed:
     """What the restore_video hook returns instead of the (n, H, W, 3) frame stack: the
-    frames already went to the encoder; LatentSync only reads ``.shape[0]``."""
+    crops already went to the encoder; LatentSync only reads ``.shape[0]``."""
 
     def __init__(self, count: int, frame_shape: Tuple[int, ...]):
         self.shape = (count, *frame_shape)
@@ -118,7 +113,6 @@ def install(run: RunnerState) -> List[str]:
     lp = importlib.import_module("latentsync.pipelines.lipsync_pipeline")
     pipeline_cls = lp.LipsyncPipeline
     processor_cls = importlib.import_module("latentsync.utils.image_processor").ImageProcessor
-    align_cls = importlib.import_module("latentsync.utils.affine_transform").AlignRestore
     originals: Dict[str, Any] = {name: getattr(owner, attr) for name, (owner, attr) in wanted.items()}
     run.originals = originals
     lp.read_video = _read_video
@@ -130,7 +124,6 @@ def install(run: RunnerState) -> List[str]:
         pipeline_cls.paste_surrounding_pixels_back = _paste_method
     pipeline_cls.restore_video = _restore_video
     processor_cls.affine_transform = _affine_transform
-    align_cls.restore_img = _restore_img
     _STATE = run
     return list(wanted)
 
@@ -189,6 +182,7 @@ def _affine_transform_video(self, video_frames):
         run.progress("align", k + 1, count)
     face_wh = _face_wh(self.image_processor)
     run.crop_wh = face_wh
+    run.resolution = int(self.image_processor.resolution)
     raw = [None if id(affine) in run.no_face_ids else tensors.matrix(affine) for _, _, affine in results]
     fallback = default_matrix(np.asarray(video_frames[0]).shape, face_wh)
     smoothed, cuts, shots = smooth_affines(raw, face_wh, run.sigma, fallback)
@@ -255,16 +249,22 @@ def _capture(decoded_latents) -> None:
 def _paste_surrounding_pixels_back(decoded_latents, pixel_values, masks, device, weight_dtype):
     _capture(decoded_latents)
     original = state().originals["LipsyncPipeline.paste_surrounding_pixels_back"]
-    return original(decoded_latents, pixel_values, masks, device, weight_dtype)
+    return _off_device(original(decoded_latents, pixel_values, masks, device, weight_dtype))
 
 
 def _paste_method(self, decoded_latents, pixel_values, masks, device, weight_dtype):
     _capture(decoded_latents)
     original = state().originals["LipsyncPipeline.paste_surrounding_pixels_back"]
-    return original(self, decoded_latents, pixel_values, masks, device, weight_dtype)
+    return _off_device(original(self, decoded_latents, pixel_values, masks, device, weight_dtype))
 
 
-# -- 4. paste-back and encoding ------------------------------------------------------------
+def _off_device(composited):
+    """LatentSync keeps every chunk's composite until the clip ends (about 1.5 MB of VRAM per
+    frame at 512); the restore_video hook reads them only as a fallback, so they wait in RAM."""
+    return composited.cpu() if hasattr(composited, "cpu") else composited
+
+
+# -- 4. capture and encoding ---------------------------------------------------------------
 
 def _restore_video(self, faces, video_frames, boxes, affine_matrices):
     run = state()
@@ -273,60 +273,33 @@ def _restore_video(self, faces, video_frames, boxes, affine_matrices):
     run.used_raw_crops = raw is not None
     if raw is None:
         print(f"alpha runner: warning: {len(run.raw_crops)} raw crops captured for {count} faces; "
-              f"pasting LatentSync's composited crops instead", flush=True)
-    print(f"Restoring {count} faces (alpha runner: Restorer blend={run.blend} blur={run.blur} "
-          f"erode={run.erode}, one encode)...", flush=True)
+              f"keeping LatentSync's composited crops instead", flush=True)
     total = min(count, run.frames_target)
-    run.progress("restore", 0, total)
-    shape: Tuple[int, ...] = ()
+    print(f"Capturing {total} generated crops (alpha runner: paste-back is alpha's restore stage)...",
+          flush=True)
+    run.progress("capture", 0, total)
     for i in range(count):
-        if run.sink.full:
-            run.sink.dropped += count - i
-            break
-        frame = np.ascontiguousarray(np.asarray(video_frames[i]), dtype=np.uint8)
-        shape = frame.shape
         k = run.source_of.get(id(affine_matrices[i]))
         if k is not None and run.raw_matrices[k] is None:
-            out = frame
-            run.face_missing_output += 1
             run.record(None, None)
         else:
-            run.current_shot = run.shots[k] if k is not None else 0
-            run.current_output = i
             crop = raw[i] if raw is not None else tensors.chw_signed_to_hwc_uint8(faces[i])
-            x1, y1, x2, y2 = (int(v) for v in boxes[i])
-            crop = cv2.resize(crop, (x2 - x1, y2 - y1), interpolation=cv2.INTER_CUBIC)
-            out = self.image_processor.restorer.restore_img(frame, crop, affine_matrices[i])
             run.record(crop, tensors.matrix(affine_matrices[i]))
-        run.sink.write(out)
-        run.progress("restore", min(i + 1, total), total)
+        run.progress("capture", min(i + 1, total), total)
     run.raw_crops = []
-    return Streamed(count, shape)
-
-
-def _restore_img(self, input_img, face, affine_matrix):
-    run = state()
-    frame = np.ascontiguousarray(tensors.to_numpy(input_img), dtype=np.uint8)
-    if isinstance(face, np.ndarray) and face.dtype == np.uint8 and face.ndim == 3 and face.shape[2] == 3:
-        crop = face
-    else:
-        crop = tensors.chw_signed_to_hwc_uint8(face)
-    affine = tensors.matrix(affine_matrix)
-    return run.restorer(crop.shape[:2]).restore_img(frame, crop, affine)
+    return Streamed(count, np.asarray(video_frames[0]).shape)
 
 
 def _write_video(video_output_path, video_frames, fps=25, *args, **kwargs):
     run = state()
-    if not isinstance(video_frames, Streamed):  # restore_video was bypassed: encode here
-        for frame in video_frames:
-            run.sink.write(np.asarray(frame))
-    expected = run.args["encode"]["fps_in"]
-    num, _, den = str(expected).partition("/")
+    if not isinstance(video_frames, Streamed):
+        raise RuntimeError("LatentSync wrote its video without calling restore_video, so the runner "
+                           f"captured no crops; the hooks patch the call flow of {KNOWN_GOOD}")
+    num, _, den = run.fps_in.partition("/")
     if abs(float(fps) - float(num) / float(den or 1)) > 1e-6:
-        raise RuntimeError(f"LatentSync wrote its frames at {fps} fps; the runner expected {expected}")
-    run.sink.finish()
+        raise RuntimeError(f"LatentSync wrote its frames at {fps} fps; the runner expected {run.fps_in}")
     run.finish_track()
     run.reencode_skipped = True
-    print(f"alpha runner: {run.sink.written} frames encoded once to {run.sink.out}; LatentSync's "
-          f"write to {video_output_path}, its re-encode and its 16 kHz mux are skipped", flush=True)
+    print(f"alpha runner: {run.crops.written} crops encoded to {run.crops.out}; LatentSync's paste-back, "
+          f"its write to {video_output_path}, its re-encode and its 16 kHz mux are skipped", flush=True)
     raise LatentSyncDone()

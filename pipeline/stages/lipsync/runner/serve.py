@@ -163,9 +163,7 @@ def render_episode(args: Dict[str, Any], models: Models) -> int:
         run.abort()
         print("error: LatentSync returned without handing its frames to write_video", file=sys.stderr, flush=True)
         return EXIT_NO_FRAMES
-    track = run.write_track()
-    if track:
-        print(f"alpha runner: track written to {track}", flush=True)
+    print(f"alpha runner: track written to {run.write_track()}", flush=True)
     run.write_telemetry(args["telemetry"])
     print(f"alpha runner: telemetry written to {args['telemetry']}", flush=True)
     return 0
