@@ -108,7 +108,7 @@ class RenderProgress:
         self.progress.__exit__(*exc)
 
     def stage_started(self, job, slot: str) -> None:
-        label = f"{slot} {job.episode_id} · {job.stage}"
+        label = f"{slot} {job.episode_id} · {job.name}"
         now = time.monotonic()
         with self._lock:
             self._running[job.id] = [label, 0, 0, now, now]

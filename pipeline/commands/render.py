@@ -42,9 +42,13 @@ def render(project_dir: Path | None, episodes: list[str], render_all: bool, dry_
             console.print(f"removed {swept} temporary file(s) left by an interrupted render")
         plans = workspace.plan(None if render_all else episodes, force=force)
         todo = [plan for plan in plans if plan.stale]
-        problems = MediaChecks(project, workspace.hashes).problems([plan.id for plan in todo])
+        checks = MediaChecks(project, workspace.hashes)
+        problems = checks.problems([plan.id for plan in todo])
         if problems:
             raise ManifestError(problems)
+        # The model's time grows with the output's length: the longest episodes go to the GPU
+        # first, so the batch ends on a short one's CPU stages (and GPUs end together).
+        work = checks.voice_seconds([plan.id for plan in todo])
         if not todo:
             console.print("nothing to render: every episode is up to date")
         address = cluster or (None if local or project.settings.cluster is None
@@ -54,7 +58,7 @@ def render(project_dir: Path | None, episodes: list[str], render_all: bool, dry_
             backend = ray_backend(address, project, backend, todo)
         with RenderProgress(len(todo)) as progress:
             executor = Executor(project, workspace.lock, workspace.hashes, progress, backend,
-                                force=force, keep_going=keep_going)
+                                force=force, keep_going=keep_going, gpu_work=work)
             outcomes = executor.render(todo)
     failed = [outcome for outcome in outcomes if not outcome.ok]
     cluster_report = getattr(backend, "summary", None)

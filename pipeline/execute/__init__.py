@@ -5,9 +5,13 @@ plan → jobs → scheduler → backend
     (:class:`~.scheduler.Executor`) turns every stage that must run into a :class:`~.jobs.Job`
     (episode × stage), settles at once what needs no run (kept stages, intact run-cache
     entries), and hands ready jobs to the backend's slots: one GPU slot per device, N CPU slots
-    (``alpha render --jobs N``; default :func:`~.local.default_jobs`). GPU jobs first; among CPU
-    jobs, the episode with the fewest stages left. A stage is ready once the stages it consumes
-    are recorded, so the model renders episode k+1 while the CPU slots mux and proof episode k.
+    (``alpha render --jobs N``; default :func:`~.local.default_jobs`). GPU jobs first; a CPU
+    slot feeds the GPU (the next episode's source, its input clip) while fewer GPU jobs are
+    ready than GPU slots, and otherwise takes the episode with the fewest stages left. A stage
+    is ready once the stages it consumes are recorded, so the model renders episode k+1 while
+    the CPU slots paste back, mux and proof episode k. A GPU stage's CPU preparation (the
+    ``prepare`` phase: LatentSync's input clip) is a job of its own on a CPU slot, so the GPU
+    never waits for it.
 
 One writer
     Only the controller thread writes: it moves each output into the store (a rename of the
@@ -37,8 +41,9 @@ The backend seam (what a Ray backend implements; see :class:`~.scheduler.Backend
     A :class:`~.jobs.Job` is plain data: ``episode_id``, ``stage`` (a name in
     :data:`pipeline.stages.STAGES`), ``gpus`` (resources), ``params`` (the stage's resolved
     parameters), ``inputs`` and ``upstream`` (files as :class:`~.jobs.FileRef`: the path on the
-    controller's machine and the content hash, so a remote host can fetch by hash and check)
-    and ``digest`` (the run-cache key). Machine-local things (the LatentSync checkout, devices)
+    controller's machine and the content hash, so a remote host can fetch by hash and check),
+    ``digest`` (the run-cache key), ``phase`` (``"prepare"`` or ``"run"``) and ``prepared``
+    (the prepare phase's files, in the store, for the run phase). Machine-local things (the LatentSync checkout, devices)
     come from the backend's own settings, never from the job.
 
     A :class:`~.jobs.Result` is ``outputs`` ``{name: OutputFile(path, hash, size)}``, where

@@ -16,7 +16,7 @@ from typing import Any
 
 from ..stages.base import ModelLoad
 
-__all__ = ["FileRef", "Job", "ModelLoad", "OutputFile", "Result"]
+__all__ = ["PREPARE", "RUN", "FileRef", "Job", "ModelLoad", "OutputFile", "Result"]
 
 
 @dataclass(frozen=True)
@@ -27,23 +27,42 @@ class FileRef:
     hash: str
 
 
+PREPARE = "prepare"
+RUN = "run"
+
+
 @dataclass(frozen=True)
 class Job:
+    """One phase of one stage of one episode.
+
+    A GPU stage that has CPU work to do before it needs its device (LatentSync's input clip)
+    runs as two jobs: ``prepare`` on a CPU slot, then ``run`` on a GPU slot with the prepared
+    files in ``prepared``. So the GPU never waits for that work: it is done while the device
+    renders another episode.
+    """
+
     episode_id: str
     stage: str                      # a name in pipeline.stages.STAGES
-    gpus: int                       # 0: a CPU slot; n > 0: a GPU slot (one device per job today)
+    gpus: int                       # GPUs of the run phase; 0: a CPU stage
     params: dict[str, Any]          # the resolved parameters of the stage's key
     inputs: dict[str, FileRef]      # manifest field ("audio.voice") -> file
     upstream: dict[str, FileRef]    # "<stage>.<output>" -> file
     digest: str                     # the run-cache key: what makes two jobs the same work
+    phase: str = RUN                # PREPARE or RUN
+    prepared: dict[str, FileRef] = field(default_factory=dict)  # what the prepare phase made
+
+    @property
+    def name(self) -> str:
+        """The stage, and the phase when it is not the run itself ("lipsync:prepare")."""
+        return self.stage if self.phase == RUN else f"{self.stage}:{self.phase}"
 
     @property
     def id(self) -> str:
-        return f"{self.episode_id}/{self.stage}"
+        return f"{self.episode_id}/{self.name}"
 
     @property
     def kind(self) -> str:
-        return "gpu" if self.gpus > 0 else "cpu"
+        return "gpu" if self.gpus > 0 and self.phase == RUN else "cpu"
 
 
 @dataclass(frozen=True)

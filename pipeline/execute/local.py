@@ -27,7 +27,7 @@ from typing import Callable
 from ..plan.hashing import hash_file
 from ..project.schema import ProjectSettings
 from ..stages import STAGES, StageRun
-from .jobs import Job, ModelLoad, OutputFile, Result
+from .jobs import PREPARE, Job, ModelLoad, OutputFile, Result
 
 STAGE_BY_NAME = {stage.name: stage for stage in STAGES}
 MAX_DEFAULT_JOBS = 8
@@ -131,7 +131,7 @@ class LocalBackend:
         work: Path | None = None
         try:
             self.tmp.mkdir(parents=True, exist_ok=True)
-            work = Path(tempfile.mkdtemp(prefix=f"{job.episode_id}-{job.stage}-", dir=self.tmp))
+            work = Path(tempfile.mkdtemp(prefix=f"{job.episode_id}-{job.stage}-{job.phase}-", dir=self.tmp))
 
             def report(done: int, total: int) -> None:
                 if self._cancel.is_set():
@@ -144,8 +144,10 @@ class LocalBackend:
                 upstream={name: ref.path for name, ref in job.upstream.items()},
                 work=work, progress=report, root=self.root, settings=self.settings,
                 device=device, workers=self.workers,
+                prepared={name: ref.path for name, ref in job.prepared.items()},
             )
-            result = STAGE_BY_NAME[job.stage].run(run)
+            stage = STAGE_BY_NAME[job.stage]
+            result = stage.prepare(run) if job.phase == PREPARE else stage.run(run)
             outputs = {}
             for name, path in result.outputs.items():
                 outputs[name] = OutputFile(path, hash_file(path), path.stat().st_size)

@@ -3,15 +3,24 @@
 It runs in the caller's thread and is the only code that writes the store, the run cache,
 the hash cache, the reports and alpha.lock. Backends only run jobs and report results.
 
-Order of work: a free GPU slot takes the first ready GPU job (the model is the bottleneck);
-a free CPU slot takes a ready CPU job of the episode closest to done (fewest stages left),
-so that episodes finish, and are recorded, early. Within an episode a stage is ready when the
-stages it consumes are recorded; stages the plan keeps, and stages whose run-cache entry is
-intact, are settled at once without a slot.
+Order of work: a free GPU slot takes the ready GPU job of the longest episode (the model is
+the bottleneck, and its time grows with the output's length; ending the batch on the short
+ones shortens it). A free CPU slot feeds the GPU first: while fewer GPU jobs are ready or on
+their way than there are GPU slots, it takes the work of the longest episode still waiting for
+its GPU stage (its source, the GPU stage's prepare phase); otherwise the episode closest to
+done (fewest stages left), so that episodes finish, and are recorded, early. Within an episode a stage is ready
+when the stages it consumes are recorded; stages the plan keeps, and stages whose run-cache
+entry is intact, are settled at once without a slot.
+
+A GPU stage with a prepare phase (:meth:`pipeline.stages.base.Stage.prepares`) runs as two
+jobs: the prepare job on a CPU slot, whose outputs go into the store at once, then the run job
+on a GPU slot with them. The stage is recorded once, when the run job is done, with the
+outputs, metrics and seconds of both.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import shutil
 import time
@@ -26,7 +35,7 @@ from ..project.model import Project
 from ..report import (QualityGateFailure, build_report, check_gate, episode_line, quality_figures,
                       readable_proofs, write_report)
 from ..store import RunCache, Store
-from .jobs import FileRef, Job, ModelLoad, Result
+from .jobs import PREPARE, RUN, FileRef, Job, ModelLoad, Result
 
 # How long the controller waits for a result before it lets the reporter speak (plain
 # progress lines for long stages) and how long an interrupted render waits for stages to
@@ -118,11 +127,20 @@ class _Episode:
         self.queued: set[str] = set()
         self.running: set[str] = set()
         self.parked: set[str] = set()    # waiting for the same work, queued by another episode
+        # Prepare phases done, by stage: (outputs {name: {"path", "hash"}}, metrics, seconds).
+        self.prepared: dict[str, tuple[dict[str, dict[str, str]], dict, float]] = {}
+        self.fed: set[str] = set()       # GPU stages whose run job is queued or running
         self.done = False
 
     @property
     def left(self) -> int:
         return len(self.stages) - len(self.records)
+
+    @property
+    def awaits_gpu(self) -> bool:
+        """A GPU stage of this episode is still to be run: its CPU work so far feeds the GPU."""
+        return any(stage_plan.gpus > 0 and name not in self.records and name not in self.fed
+                   for name, stage_plan in self.stages.items())
 
     def ready(self) -> list[StagePlan]:
         busy = self.records.keys() | self.queued | self.running | self.parked
@@ -132,7 +150,8 @@ class _Episode:
 
 class Executor:
     def __init__(self, project: Project, lock: Lock, hashes: HashCache, reporter: Reporter,
-                 backend: Backend, force: bool = False, keep_going: bool = True):
+                 backend: Backend, force: bool = False, keep_going: bool = True,
+                 gpu_work: dict[str, float] | None = None):
         self.project = project
         self.lock = lock
         self.hashes = hashes
@@ -140,6 +159,9 @@ class Executor:
         self.backend = backend
         self.force = force
         self.keep_going = keep_going
+        # Expected GPU work per episode (its output's seconds): the GPU takes, and the CPU
+        # feeds, the largest first. Without it, plan order.
+        self.gpu_work = gpu_work or {}
         self.store = Store(project.state_dir)
         self.runs = RunCache(project.state_dir)
         self.model_loads: list[ModelLoad] = []
@@ -150,6 +172,7 @@ class Executor:
         self._parked: dict[str, list[tuple[_Episode, str]]] = {}
         self._stopping = False
         self._has_gpu = True
+        self._gpu_slots = 0
         self._finished: list[EpisodeOutcome] = []
 
     # -- the loop -----------------------------------------------------------------------
@@ -160,6 +183,7 @@ class Executor:
         episodes = [_Episode(plan, order) for order, plan in enumerate(plans)]
         gpu_slots, cpu_count = self.backend.slots()
         self._has_gpu = bool(gpu_slots)
+        self._gpu_slots = len(gpu_slots)
         free = {"gpu": list(gpu_slots), "cpu": [f"cpu{k}" for k in range(cpu_count)]}
         try:
             for episode in episodes:
@@ -181,8 +205,8 @@ class Executor:
             self.backend.cancel(CANCEL_GRACE_S)
             raise
         finally:
+            self.backend.close()  # workers say their last model loads as they end
             self.model_loads = list(self.backend.model_loads())
-            self.backend.close()
             self.hashes.save()
         for episode in episodes:
             order = list(episode.stages)
@@ -196,8 +220,11 @@ class Executor:
                 candidates = [(episode, job) for episode, job in self._ready if job.kind == kind]
                 if not candidates:
                     break
+                feeders = [pair for pair in candidates if pair[0].awaits_gpu] if kind == "cpu" else []
                 if kind == "gpu":
-                    pick = min(candidates, key=lambda pair: pair[0].order)
+                    pick = min(candidates, key=self._gpu_priority)
+                elif feeders and self._gpu_hungry():
+                    pick = min(feeders, key=self._gpu_priority)
                 else:
                     pick = min(candidates, key=lambda pair: (pair[0].left, pair[0].order))
                 self._ready.remove(pick)
@@ -210,6 +237,21 @@ class Executor:
                 self._running[job.id] = (episode, job, slot)
                 self.reporter.stage_started(job, slot)
                 self.backend.start(job, slot, self.reporter.stage_progress)
+
+    def _gpu_priority(self, pair: tuple[_Episode, Job]) -> tuple[float, int]:
+        """Longest expected GPU work first (the classic longest-processing-time rule for a
+        short makespan), then plan order."""
+        episode = pair[0]
+        return -self.gpu_work.get(episode.plan.id, 0.0), episode.order
+
+    def _gpu_hungry(self) -> bool:
+        """Fewer GPU jobs are ready, or being fed by a running CPU job, than there are GPU
+        slots: the next CPU slot should feed the GPU rather than finish an episode."""
+        if not self._gpu_slots:
+            return False
+        ready = sum(1 for _, job in self._ready if job.kind == "gpu")
+        feeding = sum(1 for episode, job, _ in self._running.values() if job.kind == "cpu" and episode.awaits_gpu)
+        return ready + feeding < self._gpu_slots
 
     # -- settling stages, in the controller thread -------------------------------------
 
@@ -230,6 +272,8 @@ class Executor:
                     else:
                         self._pending.add(job.digest)
                         episode.queued.add(name)
+                        if job.kind == "gpu":
+                            episode.fed.add(name)
                         self._ready.append((episode, job))
             if not episode.done and episode.left == 0:
                 self._finish(episode)
@@ -259,13 +303,14 @@ class Executor:
         if stage_plan.gpus and not self._has_gpu:
             raise EpisodeFailure(f"{name} needs a GPU ({name}.gpus: {stage_plan.gpus}) and the "
                                  f"{self.backend.name} backend offers none")
+        prepares = stage_plan.gpus > 0 and stage_plan.stage.prepares(key.params)
         return Job(
             episode_id=episode.plan.id, stage=name, gpus=stage_plan.gpus, params=key.params,
             inputs={field_: FileRef(self.project.path(value["path"]), value["hash"])
                     for field_, value in key.inputs.items()},
             upstream={output: FileRef(self.project.path(value["path"]), value["hash"])
                       for output, value in upstream.items()},
-            digest=digest)
+            digest=digest, phase=PREPARE if prepares else RUN)
 
     def _reuse(self, episode: _Episode, name: str, digest: str, upstream_hashes: dict[str, str]) -> bool:
         """Record the stage from the run cache if an intact earlier run matches its digest."""
@@ -303,6 +348,9 @@ class Executor:
                 pass  # its episode already failed, or the render is being stopped
             elif not result.ok:
                 self._fail(episode, result.error or "failed", result.details)
+            elif job.phase == PREPARE:
+                if self._store_prepared(episode, job, slot, result):
+                    return  # the same work goes on: its run job is queued, the digest stays taken
             else:
                 self._store_result(episode, job, slot, result)
         finally:
@@ -310,18 +358,42 @@ class Executor:
                 shutil.rmtree(result.scratch, ignore_errors=True)
         self._release(job.digest)
 
+    def _store_prepared(self, episode: _Episode, job: Job, slot: str, result: Result) -> bool:
+        """Keep what a prepare phase made and queue the run job with it; False if it failed."""
+        try:
+            outputs = self._adopt(result)
+        except OSError as exc:
+            self._fail(episode, f"cannot store the prepared files of {job.stage}: {exc}", None)
+            return False
+        episode.prepared[job.stage] = (outputs, result.metrics, result.seconds)
+        self.reporter.stage_finished(episode.plan.id, job.name, "ran", result.seconds, slot)
+        if self._stopping:
+            return False
+        run = dataclasses.replace(job, phase=RUN, prepared={
+            name: FileRef(self.project.path(value["path"]), value["hash"]) for name, value in outputs.items()})
+        episode.queued.add(job.stage)
+        episode.fed.add(job.stage)
+        self._ready.append((episode, run))
+        return True
+
     def _store_result(self, episode: _Episode, job: Job, slot: str, result: Result) -> None:
         try:
             outputs = self._adopt(result)
         except OSError as exc:
             self._fail(episode, f"cannot store the outputs of {job.stage}: {exc}", None)
             return
-        cached = {"outputs": outputs, "metrics": result.metrics, "seconds": round(result.seconds, 3)}
+        metrics, seconds = result.metrics, result.seconds
+        if job.stage in episode.prepared:
+            prepared, prepared_metrics, prepared_seconds = episode.prepared.pop(job.stage)
+            outputs = {**prepared, **outputs}
+            metrics = {**prepared_metrics, **metrics}
+            seconds += prepared_seconds
+        cached = {"outputs": outputs, "metrics": metrics, "seconds": round(seconds, 3)}
         self.runs.put(job.digest, cached)   # the stage is safe from here on, whatever follows
         upstream_hashes = {output: ref.hash for output, ref in job.upstream.items()}
         episode.outcome.ran.append(job.stage)
         record = {**episode.stages[job.stage].key.record(), "upstream": upstream_hashes, **cached}
-        self._record_stage(episode, job.stage, record, "ran", result.seconds, result.node, slot)
+        self._record_stage(episode, job.stage, record, "ran", seconds, result.node, slot)
         if not self._stopping:
             self._advance(episode)
 

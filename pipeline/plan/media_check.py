@@ -82,6 +82,11 @@ class MediaChecks:
         path.write_text(text + "\n")
         return str(path.relative_to(self.project.root))
 
+    def voice_seconds(self, episode_ids: list[str]) -> dict[str, float]:
+        """How long each episode's voice lasts (its output's length), from the cached facts."""
+        return {episode_id: self.facts(self.project.episodes[episode_id].settings.audio.voice).duration
+                for episode_id in episode_ids}
+
     def problems(self, episode_ids: list[str]) -> list[Problem]:
         """Every media problem of the episodes, located at the manifest key that names the file."""
         found: list[Problem] = []

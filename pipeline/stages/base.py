@@ -51,6 +51,9 @@ class StageRun:
     # warm model workers of this batch (None: a stage that needs one starts its own).
     device: str | None = None
     workers: Any = None
+    # The files the stage's prepare phase made, by output name (empty when it had none or
+    # when `run()` is called on its own, which then prepares inline).
+    prepared: dict[str, Path] = field(default_factory=dict)
 
 
 @dataclass
@@ -89,3 +92,13 @@ class Stage(ABC):
 
     @abstractmethod
     def run(self, job: StageRun) -> StageResult: ...
+
+    def prepares(self, params: dict[str, Any]) -> bool:
+        """Whether a run with `params` has a prepare phase: CPU work that a GPU stage does
+        before it needs its device, run on a CPU slot so that the device never waits."""
+        return False
+
+    def prepare(self, job: StageRun) -> StageResult:
+        """The prepare phase. Its outputs are outputs of the stage and reach `run()` as
+        ``job.prepared``; its metrics are merged into the stage's."""
+        raise NotImplementedError(f"the {self.name} stage has no prepare phase")

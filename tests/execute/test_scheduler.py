@@ -123,13 +123,13 @@ class LogsInFlight(LocalBackend):
         return result
 
 
-def execute(root: Path, backend_class=LocalBackend, jobs: int = 2, **kwargs):
+def execute(root: Path, backend_class=LocalBackend, jobs: int = 2, gpu_work=None, **kwargs):
     workspace = open_workspace(root)
     project = workspace.project
     backend = backend_class(project.root, project.settings, Store(project.state_dir).tmp, jobs=jobs,
                             gpus=["0"], **kwargs)
     reporter = Quiet()
-    executor = Executor(project, workspace.lock, workspace.hashes, reporter, backend)
+    executor = Executor(project, workspace.lock, workspace.hashes, reporter, backend, gpu_work=gpu_work)
     outcomes = executor.render([plan for plan in workspace.plan() if plan.stale])
     return outcomes, reporter, backend
 
@@ -187,6 +187,52 @@ def test_one_cpu_slot_runs_one_stage_at_a_time_finishing_episodes_first(demo):
     started = [event[1] for event in reporter.events if event[0] == "start"]
     # The episode closest to done goes first: ep01 is finished before ep02 begins.
     assert started[:5] == [f"ep01-hello/{stage}" for stage in ("source", "lipsync", "restore", "mux", "proof")]
+
+
+def own_portraits(demo: Path) -> None:
+    """Give every episode a source image of its own, so that no source stage is shared."""
+    import cv2
+
+    portrait = cv2.imread(str(demo / "media/portrait.jpg"))
+    for k, episode in enumerate(EPISODES):
+        portrait[0, 0] = (k * 40, 0, 0)
+        cv2.imwrite(str(demo / f"media/portrait-{k}.png"), portrait)
+        manifest = demo / "episodes" / f"{episode}.yaml"
+        manifest.write_text(manifest.read_text().replace("media/portrait.jpg", f"media/portrait-{k}.png"))
+
+
+def test_a_free_cpu_slot_feeds_the_idle_gpu_before_it_finishes_an_episode(demo):
+    config = demo / "alpha.yaml"
+    config.write_text(config.read_text().replace("backend: none", "backend: none\n    gpus: 1"))
+    own_portraits(demo)
+    released: set[str] = set()
+
+    def release(job):
+        # ep02's source lands only after ep01's lip-sync: then ep01's restore (closest to
+        # done) and ep03's source (what the GPU needs next) are ready together for one slot.
+        if job.id == "ep02-the-seam/source" and "ep01-hello/lipsync" not in released:
+            return False
+        released.add(job.id)
+        return True
+
+    outcomes, reporter, _ = execute(demo, HoldsBackResults, jobs=1, release=release)
+    assert all(o.ok for o in outcomes)
+    started = [event[1] for event in reporter.events if event[0] == "start"]
+    assert started.index("ep02-the-seam/lipsync") < started.index("ep03-rain/source") \
+        < started.index("ep01-hello/restore")
+
+
+def test_the_gpu_takes_the_longest_episode_first_and_the_cpu_feeds_it_so(demo):
+    config = demo / "alpha.yaml"
+    config.write_text(config.read_text().replace("backend: none", "backend: none\n    gpus: 1"))
+    own_portraits(demo)
+    work = {"ep01-hello": 1.0, "ep02-the-seam": 3.0, "ep03-rain": 2.0}  # expected GPU seconds
+    outcomes, reporter, _ = execute(demo, jobs=1, gpu_work=work)
+    assert [o.id for o in outcomes] == EPISODES and all(o.ok for o in outcomes)  # still in plan order
+    started = [event[1] for event in reporter.events if event[0] == "start"]
+    assert [job.split("/")[0] for job in started if job.endswith("/lipsync")] == [
+        "ep02-the-seam", "ep03-rain", "ep01-hello"]
+    assert started[0] == "ep02-the-seam/source"
 
 
 def test_identical_work_runs_once_even_side_by_side(demo):

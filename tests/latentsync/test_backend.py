@@ -139,7 +139,7 @@ def test_frames_without_a_face_keep_their_pixels_and_are_counted(run):
     assert faces["missed_source_frames"] == list(FACELESS)
     assert faces["kept_original_output_frames"] == len(FACELESS)
     assert run.result.metrics["faces"]["missed"] == len(FACELESS)
-    source = list(read_frames(run.job.work / "latentsync" / "input.mp4"))
+    source = list(read_frames(run.job.work / "input.mp4"))
     output = list(read_frames(run.video))
     for k in range(len(output)):
         diff = np.abs(source[k].astype(int) - output[k].astype(int))
@@ -226,7 +226,7 @@ def test_still_image_16_alpha_blend_30fps(tmp_path, media, run):
     assert telemetry["matrices"]["crop_wh"] == [420, 560]
     # Proof inputs at 25 fps whatever the episode's rate, at 1.6's crop size.
     assert set(result.outputs) == OUTPUTS
-    assert result.outputs["original"] == job.work.resolve() / "latentsync" / "input.mp4"
+    assert result.outputs["original"] == job.work.resolve() / "input.mp4"
     track = load_track(result.outputs["track"])
     check_track(track, 14, (420, 560))
     assert track["found"].all()
@@ -302,7 +302,7 @@ def test_proof_outputs_are_frame_for_frame_with_the_input_clip(run):
     outputs = run.result.outputs
     assert set(outputs) == OUTPUTS
     work = run.job.work.resolve()
-    assert outputs["original"] == work / "latentsync" / "input.mp4"
+    assert outputs["original"] == work / "input.mp4"
     assert Path(flag(args_of(run.job)["argv"], "--video_path")) == outputs["original"]
     assert (outputs["crops"], outputs["track"]) == (work / "crops.mkv", work / "track.npz")
     track = load_track(outputs["track"])

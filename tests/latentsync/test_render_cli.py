@@ -100,3 +100,17 @@ def test_a_checkout_too_old_for_the_flags_is_refused_before_latentsync_starts(pr
     [outcome] = json.loads(result.stdout)["episodes"]
     assert "does not accept --temp_dir" in outcome["error"] and "a229c39" in outcome["error"]
     assert outcome["ran"] == ["source"]
+
+
+def test_the_input_clip_is_made_on_a_cpu_slot_and_only_the_model_takes_the_gpu(project):
+    result = run_alpha("-C", str(project), "render")
+    assert result.exit_code == 0, result.stderr
+    lines = result.stderr.splitlines()
+    prepared = next(k for k, line in enumerate(lines) if "ep01 · lipsync:prepare: ran" in line)
+    ran = next(k for k, line in enumerate(lines) if "ep01 · lipsync: ran" in line)
+    assert "[cpu" in lines[prepared] and "[gpu0]" in lines[ran] and prepared < ran
+    lipsync = lock(project)["stages"]["lipsync"]
+    # One stage in the lock: the prepared clip among its outputs, the prepare's metrics in its own.
+    assert {"original", "crops", "track"} <= set(lipsync["outputs"])
+    assert lipsync["metrics"]["duration"] == pytest.approx(1.2, abs=0.01)
+    assert lipsync["outputs"]["original"]["path"].startswith(".alpha/store/")

@@ -1,10 +1,11 @@
 """The warm worker on the real LatentSync code: episodes through one model load, and a worker
 killed in the middle of one episode costs that episode only.
 
-The real `alpha render` with one GPU slot (a CPU here) renders four short episodes in plan
-order. While ep03 is in LatentSync, the test SIGKILLs the worker process, as the kernel's
-out-of-memory killer would. Expected: ep01 and ep02 served by the first load, ep03 failed with
-the signal named, ep04 rendered by a fresh worker with its own load; a rerun renders ep03 alone.
+The real `alpha render` with one GPU slot (a CPU here) renders four short episodes, the
+longest first (ep04, then ep03). While ep03 is in LatentSync, the test SIGKILLs the worker
+process, as the kernel's out-of-memory killer would. Expected: ep04 served by the first load,
+ep03 failed with the signal named, ep01 and ep02 rendered by a fresh worker with its own load;
+a rerun renders ep03 alone.
 """
 
 from __future__ import annotations
@@ -64,8 +65,8 @@ def test_two_episodes_share_a_load_and_a_killed_worker_fails_one_episode(tmp_pat
     assert [outcomes[f"ep0{k}"]["ok"] for k in range(1, 5)] == [True, True, False, True]
     assert "killed by signal 9" in outcomes["ep03"]["error"]
     loads = report["model_loads"]
-    assert [(load["backend"], load["checkpoint"], load["episodes"]) for load in loads] == [
-        ("latentsync", "1.5", ["ep01", "ep02"]), ("latentsync", "1.5", ["ep04"])]
+    assert [(load["backend"], load["checkpoint"], sorted(load["episodes"])) for load in loads] == [
+        ("latentsync", "1.5", ["ep04"]), ("latentsync", "1.5", ["ep01", "ep02"])]
     assert "Traceback" not in stderr.decode()
     assert not alive(killed)
 

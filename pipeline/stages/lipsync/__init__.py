@@ -51,6 +51,15 @@ class LipsyncStage(Stage):
         return StageSpec(params=params, inputs={"audio.voice": episode.audio.voice},
                          checkpoint=checkpoint, gpus=lipsync.gpus_per_job)
 
+    def prepares(self, params: dict) -> bool:
+        # LatentSync's input clip is made on a CPU slot before the GPU is taken.
+        return params["lipsync"]["backend"] == "latentsync"
+
+    def prepare(self, job: StageRun) -> StageResult:
+        from .latentsync import prepare_latentsync
+
+        return prepare_latentsync(job, job.settings.latentsync, job.root)
+
     def run(self, job: StageRun) -> StageResult:
         backend = job.params["lipsync"]["backend"]
         if backend == "preview":

@@ -55,7 +55,7 @@ SMOOTHING_SIGMA = 2.0
 LOG_TAIL_LINES = 30
 KILL_GRACE_S = 5.0
 RUNNER_MODULE = "pipeline.stages.lipsync.runner"
-# Every flag :func:`prepare` may pass to scripts/inference.py.
+# Every flag :func:`write_invocation` may pass to scripts/inference.py.
 INFERENCE_FLAGS = ("--unet_config_path", "--inference_ckpt_path", "--video_path", "--audio_path",
                    "--video_out_path", "--inference_steps", "--guidance_scale", "--temp_dir", "--seed",
                    "--enable_deepcache")
@@ -254,7 +254,7 @@ class Invocation:
     log: Path
     telemetry: Path
     temp_dir: Path
-    original: Path        # the 25 fps input clip: the frames LatentSync pasted into
+    original: Path        # the 25 fps input clip: the frames LatentSync aligns
     crops: Path
     track: Path
 
@@ -264,17 +264,54 @@ class Invocation:
         return (self.telemetry, self.crops, self.track)
 
 
+def checked_checkout(job: StageRun, settings: LatentSyncSettings, project_root: Path) -> Checkout:
+    """The episode's checkout and checkpoint, with everything the runner needs checked: the
+    flags, LatentSync's mask image, the audio encoder (UserError naming what is missing)."""
+    lipsync = job.params["lipsync"]
+    version = str(lipsync.get("checkpoint", "1.6"))
+    checkout = resolve_checkout(settings, project_root, version, lipsync.get("config"))
+    check_flags(checkout.root)
+    if not checkout.mask_image.is_file():
+        raise UserError(f"LatentSync's mask image is missing: {checkout.mask_image} "
+                        "(data.mask_image_path of its config); restore the checkout")
+    if checkout.whisper is not None and not checkout.whisper.is_file():
+        raise UserError(f"LatentSync's audio encoder is missing: {checkout.whisper}; download it with: "
+                        f"huggingface-cli download ByteDance/LatentSync-{version} whisper/{checkout.whisper.name} "
+                        f"--local-dir {checkout.root / 'checkpoints'}")
+    return checkout
+
+
+def prepare_latentsync(job: StageRun, settings: LatentSyncSettings, project_root: Path) -> StageResult:
+    """The CPU half of the stage, run before a GPU is taken: the checkout checked, and the
+    25 fps input clip LatentSync wants (``original``: the source looped or held to the voice's
+    length at the episode's size; the frames LatentSync aligns and the restore stage pastes
+    into)."""
+    from ...media import loop_video, probe, still_to_video
+
+    checked_checkout(job, settings, project_root)
+    duration = probe(job.inputs["audio.voice"].resolve()).duration
+    video = job.params["video"]
+    clip = job.work.resolve() / "input.mp4"
+    make = loop_video if job.params.get("source", {}).get("kind") == "video" else still_to_video
+    make(job.upstream["source.media"], clip, duration=duration, fps=LATENTSYNC_FPS,
+         size=(int(video["width"]), int(video["height"])), crf=INPUT_CRF, preset=INPUT_PRESET)
+    return StageResult({"original": clip}, {"duration": duration})
+
+
 def run_latentsync(job: StageRun, settings: LatentSyncSettings, project_root: Path) -> StageResult:
     """Lip-sync `job` with LatentSync; returns the restore stage's inputs and the runner's
     telemetry.
 
-    The episode goes to the warm worker of the job's GPU (``job.workers``, one LatentSync
-    process per device for the whole batch, models loaded once per checkpoint); without one,
-    a worker is started for this episode alone.
+    The input clip comes from the prepare phase (``job.prepared["original"]``); called on its
+    own, the stage prepares it first and returns it too. The episode goes to the warm worker
+    of the job's GPU (``job.workers``, one LatentSync process per device for the whole batch,
+    models loaded once per checkpoint); without one, a worker is started for this episode
+    alone.
 
     Outputs (names as the preview backend's, so the restore and proof stages read either):
 
-    * ``original``: the 25 fps input clip LatentSync decoded, the frames it pasted into;
+    * ``original``: the 25 fps input clip LatentSync decoded, the frames it aligned (from the
+      prepare phase);
     * ``crops``: lossless RGB video (``crops.mkv``, 25 fps) of every output frame's raw
       generated crop at the model's resolution (1.6: 512×512, 1.5: 256×256), before
       LatentSync's hard in-crop composite, black where the frame has no face; the restore
@@ -291,21 +328,14 @@ def run_latentsync(job: StageRun, settings: LatentSyncSettings, project_root: Pa
     from ...media import probe
     from ...media.filters import frame_count
 
-    lipsync = job.params["lipsync"]
-    version = str(lipsync.get("checkpoint", "1.6"))
-    checkout = resolve_checkout(settings, project_root, version, lipsync.get("config"))
-    check_flags(checkout.root)
-    if not checkout.mask_image.is_file():
-        raise UserError(f"LatentSync's mask image is missing: {checkout.mask_image} "
-                        "(data.mask_image_path of its config); restore the checkout")
-    if checkout.whisper is not None and not checkout.whisper.is_file():
-        raise UserError(f"LatentSync's audio encoder is missing: {checkout.whisper}; download it with: "
-                        f"huggingface-cli download ByteDance/LatentSync-{version} whisper/{checkout.whisper.name} "
-                        f"--local-dir {checkout.root / 'checkpoints'}")
+    inline = None if "original" in job.prepared else prepare_latentsync(job, settings, project_root)
+    clip = inline.outputs["original"] if inline is not None else job.prepared["original"]
+    checkout = checked_checkout(job, settings, project_root)
+    version = checkout.version
     voice = job.inputs["audio.voice"].resolve()
     duration = probe(voice).duration
     frames = frame_count(duration, LATENTSYNC_FPS)
-    invocation = prepare(job, checkout, voice, duration, frames)
+    invocation = write_invocation(job, checkout, clip, voice, frames)
     started = time.monotonic()
     for path in invocation.products:
         path.unlink(missing_ok=True)  # nothing stale can pass for this run's output
@@ -329,15 +359,16 @@ def run_latentsync(job: StageRun, settings: LatentSyncSettings, project_root: Pa
     metrics = summary(telemetry)
     metrics.update(checkpoint=version, resolution=checkout.resolution, duration=duration,
                    seconds=round(time.monotonic() - started, 3))
-    outputs = {"original": invocation.original, "crops": invocation.crops,
-               "track": invocation.track, "telemetry": invocation.telemetry,
+    outputs = {"crops": invocation.crops, "track": invocation.track, "telemetry": invocation.telemetry,
                "log": invocation.log}
+    if inline is not None:
+        outputs["original"] = clip
     return StageResult(outputs, metrics)
 
 
-def prepare(job: StageRun, checkout: Checkout, voice: Path, duration: float, frames: int) -> Invocation:
-    """Make the input clip and the args file of one episode."""
-    from ...media import ffmpeg_exe, loop_video, still_to_video
+def write_invocation(job: StageRun, checkout: Checkout, clip: Path, voice: Path, frames: int) -> Invocation:
+    """The args file of one episode, for the runner to render `clip` to `voice`."""
+    from ...media import ffmpeg_exe
     from ...media.filters import LOSSLESS_RGB_ARGS, LOSSLESS_RGB_SUFFIX, rate
 
     video = job.params["video"]
@@ -346,11 +377,7 @@ def prepare(job: StageRun, checkout: Checkout, voice: Path, duration: float, fra
     own = work / "latentsync"
     own.mkdir(parents=True, exist_ok=True)
     temp_dir = own / "temp"  # LatentSync deletes and recreates this folder: nothing of ours in it
-    clip = own / "input.mp4"
-    source = job.upstream["source.media"]
-    make = loop_video if job.params.get("source", {}).get("kind") == "video" else still_to_video
-    make(source, clip, duration=duration, fps=LATENTSYNC_FPS, size=size, crf=INPUT_CRF, preset=INPUT_PRESET)
-
+    clip = clip.resolve()
     telemetry = work / "lipsync.telemetry.json"
     crops = work / f"crops{LOSSLESS_RGB_SUFFIX}"
     track = work / "track.npz"
