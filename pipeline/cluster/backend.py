@@ -42,6 +42,8 @@ WORKER_START_TIMEOUT_S = 120.0
 LATENTSYNC_RESOURCE = "latentsync"
 MAX_ATTEMPTS = 3
 POLL_S = 0.05
+# How long a GPU worker gets, at the end of a render, to end its LatentSync process.
+CLOSE_TIMEOUT_S = 15.0
 
 
 def require_ray():
@@ -134,6 +136,7 @@ class RayBackend:
         self.running: dict[Any, Remote] = {}   # ObjectRef -> job in flight
         self.started: list[dict[str, Any]] = []
         self.retries: list[str] = []
+        self.worker_loads: dict[int, list[dict[str, Any]]] = {}  # id(Worker) -> its model loads
         self.jobs: list[dict[str, Any]] = []   # per finished remote job: where, and its timings
         self.startup_seconds = time.monotonic() - began
 
@@ -255,15 +258,36 @@ class RayBackend:
         self._kill_workers()
 
     def model_loads(self) -> list[ModelLoad]:
-        return self.local.model_loads()
+        """The controller's own loads and every GPU worker's, as each last reported them."""
+        remote = [ModelLoad(load["backend"], load["checkpoint"], load["node"], list(load["episodes"]))
+                  for loads in self.worker_loads.values() for load in loads]
+        return self.local.model_loads() + remote
 
     def close(self) -> None:
         self.local.close()
+        self._close_workers()
         self._kill_workers()
         if self.files is not None:
             with contextlib.suppress(Exception):
                 self.ray.kill(self.files)
         self.connection.close()
+
+    def _close_workers(self) -> None:
+        """Let each live worker end its LatentSync process and say its final model loads; a
+        worker that does not answer in time is killed with what it last reported."""
+        pending = {worker.handle.close.remote(): worker for worker in self._live_workers()}
+        if not pending:
+            return
+        ready, late = self.ray.wait(list(pending), num_returns=len(pending), timeout=CLOSE_TIMEOUT_S)
+        for ref in ready:
+            worker = pending[ref]
+            try:
+                self.worker_loads[id(worker)] = self.ray.get(ref)
+            except Exception as exc:  # it died: its last report stands, and the user is told
+                self.events(f"GPU worker on {worker.node} did not close cleanly ({type(exc).__name__}); "
+                            "its model loads are as it last reported them")
+        for ref in late:
+            self.events(f"GPU worker on {pending[ref].node} did not close within {CLOSE_TIMEOUT_S:g} s; killed")
 
     def summary(self) -> dict[str, Any]:
         """For `render --json`: the workers, the retries, and per remote job the seconds on
@@ -280,6 +304,7 @@ class RayBackend:
             "episode": job.episode_id, "stage": job.stage, "params": job.params,
             "inputs": {name: self._ref(ref) for name, ref in job.inputs.items()},
             "upstream": {name: self._ref(ref) for name, ref in job.upstream.items()},
+            "prepared": {name: self._ref(ref) for name, ref in job.prepared.items()},
             "settings": self.project.settings,
         }
         remote.submitted = time.monotonic()
@@ -328,6 +353,7 @@ class RayBackend:
                           "worker_seconds": found["seconds"], "inputs_seconds": found["transfer_seconds"],
                           "round_trip_seconds": round(time.monotonic() - remote.submitted, 3),
                           "output_bytes": sum(output.size for output in outputs.values())})
+        self.worker_loads[id(remote.worker)] = found["model_loads"]
         return Result(job, outputs, found["metrics"], node=found["node"], seconds=found["seconds"], scratch=scratch)
 
     def _retry(self, remote: Remote, message: str) -> Result | None:

@@ -39,11 +39,15 @@ class StageWorker:
     """
 
     def __init__(self, files: "ray.actor.ActorHandle"):
+        from ..stages.lipsync.latentsync import ModelWorkers
+
         self.files = files
         self.host: Host = load_host()
         self.cache = HostCache(self.host.cache)
         self.node_id = ray.get_runtime_context().get_node_id()
         self.name = self.host.settings.name or self.node_id
+        # The warm LatentSync process of this GPU: models loaded once for the whole render.
+        self.models = ModelWorkers(self.cache.work_folder("workers-"), node=self.name)
 
     def where(self) -> dict[str, Any]:
         """Where this worker lives; the controller counts it as started only once this returns."""
@@ -59,6 +63,7 @@ class StageWorker:
         stage = next(stage for stage in STAGES if stage.name == job["stage"])
         inputs = {name: self._local(ref) for name, ref in job["inputs"].items()}
         upstream = {name: self._local(ref) for name, ref in job["upstream"].items()}
+        prepared = {name: self._local(ref) for name, ref in job.get("prepared", {}).items()}
         received = time.monotonic()
         work = self.cache.work_folder(f"{job['episode']}-{stage.name}-")
         try:
@@ -68,6 +73,7 @@ class StageWorker:
                 settings=self.host.project_settings(job["settings"]),
                 # Ray set CUDA_VISIBLE_DEVICES to this worker's GPU; its id, as a local slot's.
                 device=str(ray.get_gpu_ids()[0]) if ray.get_gpu_ids() else None,
+                workers=self.models, prepared=prepared,
             ))
             simulated = self.host.settings.simulated_gpu_seconds if stage.name == "lipsync" else 0.0
             _sleep_cancellably(simulated)
@@ -82,8 +88,20 @@ class StageWorker:
         if simulated:
             metrics["simulated_gpu_seconds"] = simulated  # SIMULATION, said where it is recorded
         return {"outputs": outputs, "metrics": metrics, "node": self.name, "node_id": self.node_id,
+                "model_loads": self.model_loads(),
                 "seconds": round(time.monotonic() - started, 3),
                 "transfer_seconds": round(received - started, 3)}
+
+    def model_loads(self) -> list[dict[str, Any]]:
+        """Every model load of this worker's LatentSync process, with the episodes it served."""
+        return [load.as_json() for load in self.models.loads]
+
+    def close(self) -> list[dict[str, Any]]:
+        """End the render: the LatentSync process leaves at the end of its requests. Returns
+        the model loads, for the render's report."""
+        loads = self.model_loads()
+        self.models.close_all()
+        return loads
 
     @ray.method(concurrency_group="transfer")
     def send(self, digest: str, ext: str) -> Iterator[Chunk]:

@@ -92,17 +92,26 @@ class NetnsCluster:
             self.wait_for_nodes(count, timeout)
 
     @staticmethod
-    def write_host_file(host_file: Path, name: str, cache: Path, simulated_gpu_seconds: float) -> None:
-        host_file.write_text(f"name: {name}\ncache: {cache}\n"
-                             f"simulated_gpu_seconds: {simulated_gpu_seconds}  # SIMULATION of GPU time\n")
+    def write_host_file(host_file: Path, name: str, cache: Path, simulated_gpu_seconds: float,
+                        latentsync: tuple[Path, str] | None = None) -> None:
+        text = (f"name: {name}\ncache: {cache}\n"
+                f"simulated_gpu_seconds: {simulated_gpu_seconds}  # SIMULATION of GPU time\n")
+        if latentsync is not None:
+            text += f"latentsync: {{root: {latentsync[0]}, python: {latentsync[1]}}}\n"
+        host_file.write_text(text)
 
     def simulate_gpu(self, seconds: float) -> None:
         """Make every worker node's lip-sync jobs hold their slot `seconds` longer (SIMULATION).
 
         Workers read their host file when they start, which is at the start of each render."""
+        self.configure_hosts(simulated_gpu_seconds=seconds)
+
+    def configure_hosts(self, simulated_gpu_seconds: float = 0.0, latentsync: tuple[Path, str] | None = None) -> None:
+        """Rewrite every worker node's host file (read by its workers at each render's start):
+        the SIMULATED GPU time, and the LatentSync checkout and Python of the host, if any."""
         for node in self.nodes.values():
             if node.host_file is not None:
-                self.write_host_file(node.host_file, node.name, node.cache, seconds)
+                self.write_host_file(node.host_file, node.name, node.cache, simulated_gpu_seconds, latentsync)
 
     def python(self, script: str, timeout: float = 120) -> subprocess.CompletedProcess:
         """Run a Python script as a driver of this cluster, inside its namespace."""

@@ -23,11 +23,14 @@ import pytest
 pytest.importorskip("ray")
 
 from tests.cluster.netns import NetnsCluster  # noqa: E402
-from tests.cluster.project import cluster_project  # noqa: E402
+from tests.cluster.project import cluster_project, latentsync_cluster_project  # noqa: E402
 from tests.helpers import run_alpha  # noqa: E402
 
 pytestmark = pytest.mark.slow
 EPISODES = 4
+# Outputs that record a run rather than make the episode: LatentSync's log (pids, paths) and
+# the runner's telemetry (timings).
+RUN_RECORDS = ("log", "telemetry")
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +39,9 @@ def cluster():
         pytest.skip("needs unshare -n (root) for the cluster's own network namespace")
     made = NetnsCluster()
     try:
-        made.start(["gpu-a", "gpu-b"])
+        # The latentsync resource lets the stand-in LatentSync test place its jobs; the preview
+        # backend's jobs ask only for a GPU.
+        made.start(["gpu-a", "gpu-b"], resources={"latentsync": 1})
         yield made
     finally:
         made.stop()
@@ -87,8 +92,9 @@ def lock(root: Path) -> dict:
     return json.loads((root / "alpha.lock").read_text())["episodes"]
 
 
-def stage_outputs(root: Path) -> dict:
-    return {episode: {stage: {name: out["hash"] for name, out in record["outputs"].items()}
+def stage_outputs(root: Path, but: tuple[str, ...] = ()) -> dict:
+    """Every recorded output's hash, by episode and stage (the outputs named in `but` left out)."""
+    return {episode: {stage: {name: out["hash"] for name, out in record["outputs"].items() if name not in but}
                       for stage, record in entry["stages"].items()}
             for episode, entry in lock(root).items()}
 
@@ -130,6 +136,44 @@ def test_lipsync_spreads_over_both_nodes_with_the_local_stage_outputs(cluster, p
         received = [entry["hash"] for entry in cluster.received(name)]
         assert len(received) == len(set(received)), received
         assert received.count(source) == 1
+
+
+def test_latentsync_on_the_cluster_loads_the_model_once_per_gpu_worker(cluster, tmp_path):
+    """The stand-in LatentSync checkout behind the latentsync backend. Its input clip is the
+    prepare phase, made by the controller; the run phase goes to a GPU worker, whose one warm
+    LatentSync process serves every episode sent to it. The stored outputs equal a local
+    render's."""
+    root = latentsync_cluster_project(tmp_path / "remote" / "show", 3)
+    local = tmp_path / "local" / "show"
+    shutil.copytree(root.parent, local.parent, symlinks=True)
+    config = local / "alpha.yaml"
+    config.write_text(config.read_text().replace(str(root.parent), str(local.parent)))
+    assert run_alpha("-C", str(local), "render").exit_code == 0
+
+    # Each host names its own checkout and Python in its host file (here: the same copy).
+    cluster.configure_hosts(latentsync=(root.parent / "LatentSync", sys.executable))
+    try:
+        code, stdout, stderr = Controller(cluster, "-C", str(root), "render", "--json", "--cluster",
+                                          cluster.address).finish()
+    finally:
+        cluster.configure_hosts()
+    assert code == 0, stderr
+    report = json.loads(stdout)
+    ran_on = {episode["id"]: next(stage["node"] for stage in episode["stages"] if stage["name"] == "lipsync")
+              for episode in report["episodes"]}
+    assert set(ran_on.values()) <= {"gpu-a", "gpu-b"}
+    served = {}
+    for load in report["model_loads"]:
+        assert load["backend"] == "latentsync" and load["checkpoint"] == "1.5"
+        served.setdefault(load["node"], []).append(sorted(load["episodes"]))
+    # One load per worker that ran any lip-sync, serving exactly the episodes it ran.
+    assert served == {node: [sorted(e for e, n in ran_on.items() if n == node)] for node in set(ran_on.values())}
+    assert stage_outputs(root, but=RUN_RECORDS) == stage_outputs(local, but=RUN_RECORDS)
+    # The input clip went to a host as a prepared file, once, to the host that ran the episode.
+    for episode, node in ran_on.items():
+        clip = lock(root)[episode]["stages"]["lipsync"]["outputs"]["original"]["hash"]
+        assert [entry["hash"] for entry in cluster.received(node)].count(clip) == 1
+    assert_lock_consistent(root)
 
 
 def test_doctor_checks_every_host(cluster, project):
