@@ -253,8 +253,6 @@ class Invocation:
     args_file: Path
     log: Path
     telemetry: Path
-    temp_dir: Path
-    original: Path        # the 25 fps input clip: the frames LatentSync aligns
     crops: Path
     track: Path
 
@@ -410,7 +408,7 @@ def write_invocation(job: StageRun, checkout: Checkout, clip: Path, voice: Path,
     args_file = own / "args.json"
     args_file.write_text(json.dumps(args, indent=1), encoding="utf-8")
     return Invocation(args_file=args_file, log=own / "latentsync.log", telemetry=telemetry,
-                      temp_dir=temp_dir, original=clip, crops=crops, track=track)
+                      crops=crops, track=track)
 
 
 # -- the warm workers ----------------------------------------------------------------------

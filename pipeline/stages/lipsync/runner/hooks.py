@@ -185,7 +185,7 @@ def _affine_transform_video(self, video_frames):
     run.resolution = int(self.image_processor.resolution)
     raw = [None if id(affine) in run.no_face_ids else tensors.matrix(affine) for _, _, affine in results]
     fallback = default_matrix(np.asarray(video_frames[0]).shape, face_wh)
-    smoothed, cuts, shots = smooth_affines(raw, face_wh, run.sigma, fallback)
+    smoothed, cuts, _ = smooth_affines(raw, face_wh, run.sigma, fallback)
     faces, boxes, matrices = [], [], []
     for k, ((face, box, _), before, after) in enumerate(zip(results, raw, smoothed)):
         if before is None or not np.allclose(before, after, rtol=0.0, atol=1e-3):
@@ -195,7 +195,7 @@ def _affine_transform_video(self, video_frames):
         faces.append(face)
         boxes.append(box)
         matrices.append(affine)
-    run.raw_matrices, run.smoothed, run.cuts, run.shots = raw, smoothed, cuts, shots
+    run.raw_matrices, run.smoothed, run.cuts = raw, smoothed, cuts
     missed = sum(1 for m in raw if m is None)
     if missed:
         print(f"alpha runner: no face in {missed} of {count} frames; they keep their original pixels",

@@ -21,7 +21,6 @@ class RunnerState:
     """Shared by the hooks of one episode (a warm worker makes one per episode)."""
 
     def __init__(self, args: Dict[str, Any]):
-        self.args = args
         self.ffmpeg: str = args["ffmpeg"]
         self.input_video: str = args["input_video"]
         self.width, self.height = int(args["width"]), int(args["height"])
@@ -45,7 +44,6 @@ class RunnerState:
         self.raw_matrices: List[Optional[np.ndarray]] = []
         self.smoothed: List[np.ndarray] = []
         self.cuts: List[int] = []
-        self.shots: List[int] = []
         self.last_good: Optional[np.ndarray] = None
         self.crop_wh: Optional[Tuple[int, int]] = None
         self.resolution: Optional[int] = None
