@@ -45,8 +45,8 @@ VOICE_SECONDS = [1.6 + 0.2 * k for k in range(EPISODES)]   # all different: no s
 def make_project(folder: Path, size: tuple[int, int]) -> Path:
     """A latentsync project on a copy of the stand-in checkout: six episodes, one clip, at
     `size` (the stand-in's clip is scaled to it, as a source of another size would be)."""
-    from tests.helpers import write
-    from tests.latentsync.conftest import copy_checkout, write_clip, write_voice
+    from tests.helpers import write, write_voice
+    from tests.latentsync.conftest import copy_checkout, write_clip
 
     root = folder / "show"
     checkout = copy_checkout(folder / "LatentSync")

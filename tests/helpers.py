@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import wave
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,4 +44,18 @@ def alpha_process(*args: str, cwd: Path, **kwargs) -> subprocess.Popen:
 def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(textwrap.dedent(text).lstrip("\n"))
+    return path
+
+
+def write_voice(path: Path, seconds: float, rate: int = 16000) -> Path:
+    """A 16-bit mono WAV: a 220 Hz tone in 3 Hz syllables."""
+    import numpy as np
+
+    t = np.arange(round(seconds * rate)) / rate
+    samples = 0.6 * (0.5 + 0.5 * np.sin(2 * np.pi * 3.0 * t)) * np.sin(2 * np.pi * 220.0 * t)
+    with wave.open(os.fspath(path), "wb") as handle:
+        handle.setnchannels(1)
+        handle.setsampwidth(2)
+        handle.setframerate(rate)
+        handle.writeframes(np.round(samples * 32767).astype("<i2").tobytes())
     return path

@@ -36,8 +36,8 @@ def latentsync_cluster_project(root: Path, episodes: int) -> Path:
     checkout (its "model" is CPU arithmetic: no GPU, no weights; see its README)."""
     import sys
 
-    from tests.helpers import write
-    from tests.latentsync.conftest import copy_checkout, write_clip, write_voice
+    from tests.helpers import write, write_voice
+    from tests.latentsync.conftest import copy_checkout, write_clip
 
     checkout = copy_checkout(root.parent / "LatentSync")
     (root / "media").mkdir(parents=True)

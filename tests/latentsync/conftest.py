@@ -6,10 +6,8 @@ with a deterministic CPU "model"; "the checkout's Python" is this interpreter.
 
 from __future__ import annotations
 
-import os
 import shutil
 import sys
-import wave
 from pathlib import Path
 
 import cv2
@@ -19,6 +17,7 @@ import pytest
 from pipeline.media import FrameWriter
 from pipeline.project.schema import LatentSyncSettings
 from pipeline.stages.base import StageRun
+from tests.helpers import write_voice
 
 STANDIN = Path(__file__).parent / "standin"
 W, H = 192, 144
@@ -83,18 +82,6 @@ def write_still(path: Path) -> Path:
     return path
 
 
-def write_voice(path: Path, seconds: float = VOICE_SECONDS, rate: int = 16000) -> Path:
-    t = np.arange(round(seconds * rate)) / rate
-    envelope = 0.5 + 0.5 * np.sin(2 * np.pi * 3.0 * t)        # syllables at 3 Hz
-    samples = 0.6 * envelope * np.sin(2 * np.pi * 220.0 * t)
-    with wave.open(os.fspath(path), "wb") as handle:
-        handle.setnchannels(1)
-        handle.setsampwidth(2)
-        handle.setframerate(rate)
-        handle.writeframes(np.round(samples * 32767).astype("<i2").tobytes())
-    return path
-
-
 def settings_for(checkout: Path | str | None, python: str | None = None, **checkpoints) -> LatentSyncSettings:
     data: dict = {"root": None if checkout is None else str(checkout), "python": python or sys.executable}
     if checkpoints:
@@ -125,7 +112,7 @@ def make_job(work: Path, source: Path, voice: Path, *, kind: str = "video", chec
 def media(tmp_path_factory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("media")
     return {"clip": write_clip(folder / "clip.mp4"), "still": write_still(folder / "face.png"),
-            "voice": write_voice(folder / "voice.wav")}
+            "voice": write_voice(folder / "voice.wav", VOICE_SECONDS)}
 
 
 @pytest.fixture

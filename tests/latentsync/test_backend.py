@@ -25,8 +25,9 @@ from pipeline.media.filters import LOSSLESS_RGB_ARGS
 from pipeline.stages.lipsync.latentsync import run_latentsync
 from pipeline.stages.proof import proof_name, write_proofs
 from pipeline.stages.restore import restore_clip
+from tests.helpers import write_voice
 
-from .conftest import FACELESS, H, VOICE_SECONDS, W, copy_checkout, make_job, settings_for, write_voice
+from .conftest import FACELESS, H, VOICE_SECONDS, W, copy_checkout, make_job, settings_for
 
 pytest.importorskip("torch")  # the stand-in "model" is written with torch (CPU)
 

@@ -20,8 +20,8 @@ import pytest
 
 from pipeline.errors import Failure
 from pipeline.stages.lipsync.latentsync import ModelWorkers, run_latentsync
-from tests.helpers import alpha_process, run_alpha, write
-from tests.latentsync.conftest import copy_checkout, make_job, settings_for, write_voice
+from tests.helpers import alpha_process, run_alpha, write, write_voice
+from tests.latentsync.conftest import copy_checkout, make_job, settings_for
 from tests.latentsync.test_backend import tree_digest
 
 

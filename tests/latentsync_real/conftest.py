@@ -38,7 +38,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import write
+from tests.helpers import write, write_voice
 from tests.latentsync_real import scene
 
 REPO = Path(__file__).resolve().parents[2]
@@ -178,7 +178,7 @@ def make_project(latentsync_env):
         """)
         for episode in episodes:
             clip = scene.write_clip(media / f"{episode.id}.mp4", episode.frames, episode.faceless)
-            voice = scene.write_voice(media / f"{episode.id}.wav", episode.seconds)
+            voice = write_voice(media / f"{episode.id}.wav", episode.seconds)
             write(root / "episodes" / f"{episode.id}.yaml", f"""
                 title: {episode.id}
                 date: 2026-01-01

@@ -8,8 +8,6 @@ that replaces more than the generated region changes them visibly.
 
 from __future__ import annotations
 
-import os
-import wave
 from pathlib import Path
 
 import numpy as np
@@ -48,16 +46,4 @@ def write_clip(path: Path, frames: int, faceless: tuple[int, ...] = ()) -> Path:
     with FrameWriter(path, W, H, 25, crf=0) as writer:
         for k in range(frames):
             writer.write(face_frame(k, face=k not in faceless))
-    return path
-
-
-def write_voice(path: Path, seconds: float, rate: int = 16000) -> Path:
-    """A 16-bit mono WAV: a 220 Hz tone in 3 Hz syllables."""
-    t = np.arange(round(seconds * rate)) / rate
-    samples = 0.6 * (0.5 + 0.5 * np.sin(2 * np.pi * 3.0 * t)) * np.sin(2 * np.pi * 220.0 * t)
-    with wave.open(os.fspath(path), "wb") as handle:
-        handle.setnchannels(1)
-        handle.setsampwidth(2)
-        handle.setframerate(rate)
-        handle.writeframes(np.round(samples * 32767).astype("<i2").tobytes())
     return path
