@@ -7,15 +7,11 @@ nothing is downloaded. Skipped when /usr/bin/chromium is absent.
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 
 import pytest
 
 from pipeline.site.preview import Preview
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
+from tests.site.common import CHROMIUM, headless_chromium
 
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} is not installed")
 
@@ -34,27 +30,9 @@ setTimeout(() => done({ok: false, why: "timeout", state: video.readyState, netwo
 
 @pytest.fixture(scope="module")
 def browser():
-    webdriver = pytest.importorskip("selenium.webdriver")
-    from selenium.webdriver.chrome.service import Service
-
-    if not os.path.exists(CHROMEDRIVER):
-        pytest.skip(f"{CHROMEDRIVER} is not installed")
-    profile = tempfile.mkdtemp(prefix="alpha-chromium-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync",
-                 "--disable-dev-shm-usage", "--autoplay-policy=no-user-gesture-required",
-                 f"--user-data-dir={profile}", "--window-size=1280,900"]:
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
-    driver.set_script_timeout(30)
-    try:
+    with headless_chromium(30, flags=("--autoplay-policy=no-user-gesture-required",),
+                           capabilities={"goog:loggingPrefs": {"browser": "ALL"}}) as driver:
         yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

@@ -12,20 +12,18 @@ import json
 import os
 import shutil
 import subprocess
-import tempfile
 import threading
 from pathlib import Path
 
 import pytest
 
 from tests.helpers import write
+from tests.site.common import headless_chromium
 
 REPO = Path(__file__).resolve().parents[2]
 TOOLS = Path(os.environ.get("ALPHA_TOOLS", REPO / ".tools")) / "node_modules"
 VNU_JAR = TOOLS / "vnu-jar" / "build" / "dist" / "vnu.jar"
 AXE_JS = TOOLS / "axe-core" / "axe.min.js"
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
 SERIOUS = {"serious", "critical"}
 
 
@@ -111,25 +109,8 @@ def served(standards_site):
 
 @pytest.fixture(scope="module")
 def chromium():
-    webdriver = pytest.importorskip("selenium.webdriver")
-    from selenium.webdriver.chrome.service import Service
-
-    if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
-        pytest.skip(f"needs {CHROMIUM} and {CHROMEDRIVER}")
-    profile = tempfile.mkdtemp(prefix="alpha-axe-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-dev-shm-usage",
-                 f"--user-data-dir={profile}", "--window-size=1280,900"]:
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
-    driver.set_script_timeout(60)
-    try:
+    with headless_chromium(60) as driver:
         yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 RUN_AXE = """
