@@ -123,13 +123,8 @@ def _check_build(base: str, build_id: str, token: str, timeout: float, attempts:
     for attempt in range(attempts):
         if attempt:
             time.sleep(0.5)
-        try:
-            status, _, body = _get(url, timeout)
-        except FETCH_ERRORS as exc:
-            detail = f"cannot fetch: {_reason(exc)}"
-            continue
-        if status != 200:
-            detail = f"HTTP {status}"
+        body, detail = _fetch(url, timeout)
+        if body is None:
             continue
         try:
             live = json.loads(body).get("build_id")
@@ -142,12 +137,18 @@ def _check_build(base: str, build_id: str, token: str, timeout: float, attempts:
     return Check("build", url, False, detail)
 
 
-def _check_page(url: str, timeout: float) -> Check:
+def _fetch(url: str, timeout: float) -> tuple[bytes | None, str]:
+    """The body of a 200 answer and "HTTP 200", or None and why there is none."""
     try:
-        status, _, _ = _get(url, timeout)
+        status, _, body = _get(url, timeout)
     except FETCH_ERRORS as exc:
-        return Check("page", url, False, f"cannot fetch: {_reason(exc)}")
-    return Check("page", url, status == 200, f"HTTP {status}")
+        return None, f"cannot fetch: {_reason(exc)}"
+    return (body if status == 200 else None), f"HTTP {status}"
+
+
+def _check_page(url: str, timeout: float) -> Check:
+    body, detail = _fetch(url, timeout)
+    return Check("page", url, body is not None, detail)
 
 
 def _check_range(url: str, video: Video, timeout: float) -> Check:
@@ -179,12 +180,9 @@ def _check_alias(base: str, alias: Alias, timeout: float) -> Check:
     if alias.video is not None:
         check = _check_range(url, alias.video, timeout)
         return Check("alias", url, check.ok, check.detail)
-    try:
-        status, _, body = _get(url, timeout)
-    except FETCH_ERRORS as exc:
-        return Check("alias", url, False, f"cannot fetch: {_reason(exc)}")
-    if status != 200:
-        return Check("alias", url, False, f"HTTP {status}")
+    body, detail = _fetch(url, timeout)
+    if body is None:
+        return Check("alias", url, False, detail)
     # The canonical link is absolute on the site's own URL, which may not be the one verified.
     canonical = re.compile(rb'<link rel="canonical" href="[^"]*/' + re.escape(alias.target.encode()) + rb'">')
     if not canonical.search(body):
@@ -193,12 +191,9 @@ def _check_alias(base: str, alias: Alias, timeout: float) -> Check:
 
 
 def _check_feed(url: str, timeout: float) -> Check:
-    try:
-        status, _, body = _get(url, timeout)
-    except FETCH_ERRORS as exc:
-        return Check("feed", url, False, f"cannot fetch: {_reason(exc)}")
-    if status != 200:
-        return Check("feed", url, False, f"HTTP {status}")
+    body, detail = _fetch(url, timeout)
+    if body is None:
+        return Check("feed", url, False, detail)
     problem = feed_problem(body)
     return Check("feed", url, problem is None, problem or "parses")
 
